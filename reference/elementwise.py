@@ -1,0 +1,117 @@
+"""One element of a loss, evaluated to a self-checked precision (SPEC: REF-PRECISION).
+
+For one element (its operands as stored values, the formula's parameters, the target format) this
+returns, for the loss and each first derivative: the exact value, the running error bound of the
+straightforward evaluation in the format, whether an intermediate overflowed, and the precision
+that was needed. Results are cached: a batch that repeats points pays for each distinct point once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import mpmath
+
+from . import gaussian, poisson
+from .algebra import Exact, Naive, Tracked
+from .floats import FORMATS, Format
+
+LOSSES = {"poisson": poisson, "gaussian": gaussian}
+
+# Ziv-style loop: evaluate at p1 (tracked) and p2 = p1 + GUARD (exact); accept when every output
+# rounds to the same value in the target format at both, else double p1 (up to MAX_PREC bits).
+GUARD = 32
+MAX_PREC = 4096
+
+_EXACT = Exact()
+_TRACKED = {name: Tracked(f) for name, f in FORMATS.items()}
+
+
+@dataclass(frozen=True)
+class Element:
+    outputs: tuple[str, ...]  # ("loss", "input", "target"[, "var"])
+    exact: tuple  # mpf per output
+    bound: tuple[float, ...]  # running error bound per output (before the safety factor)
+    overflow: tuple[bool, ...]  # an intermediate left the format's finite range
+    precision: int  # bits at which the rounded results were confirmed
+    converged: bool  # False: MAX_PREC reached without two evaluations agreeing
+
+
+def _same(a, b) -> bool:
+    return a == b or (a != a and b != b)
+
+
+def _params_key(params: dict) -> tuple:
+    return tuple(sorted(params.items()))
+
+
+def element(loss: str, operands: tuple, params: dict, dtype: str, compute: str | None = None) -> Element:
+    """Evaluate one element. `operands` are Python floats (the stored values, exactly).
+
+    `dtype` is the result's format (what values are rounded to); `compute` the format whose unit
+    roundoff the error bound uses (default: the same; see `mixed_format` for mixed operands).
+    """
+    return _element(loss, tuple(float(o) for o in operands), _params_key(params), dtype, compute or dtype)
+
+
+def mixed_format(dtypes) -> Format:
+    """ALLOW-MIXED: the least precise of several formats (largest u, narrowest exponent range)."""
+    fmts = [FORMATS[d] for d in dict.fromkeys(dtypes)]
+    if len(fmts) == 1:
+        return fmts[0]
+    name = "+".join(f.name for f in fmts)
+    if name not in FORMATS:
+        FORMATS[name] = Format(name, min(f.p for f in fmts), max(f.emin for f in fmts), min(f.emax for f in fmts))
+    return FORMATS[name]
+
+
+def _tracked(name: str) -> Tracked:
+    alg = _TRACKED.get(name)
+    if alg is None:
+        alg = _TRACKED[name] = Tracked(FORMATS[name])
+    return alg
+
+
+@lru_cache(maxsize=1 << 20)
+def _element(loss: str, operands: tuple, params_key: tuple, dtype: str, compute: str) -> Element:
+    mod = LOSSES[loss]
+    params = dict(params_key)
+    fmt: Format = FORMATS[dtype]
+    tracked = _tracked(compute)
+    p1 = max(64, 2 * fmt.p + 16)
+    while True:
+        with mpmath.workprec(p1):
+            t_out = mod.element(tracked, *(tracked.inp(o) for o in operands), **params)
+        with mpmath.workprec(p1 + GUARD):
+            e_out = mod.element(_EXACT, *(_EXACT.inp(o) for o in operands), **params)
+        agree = all(_same(fmt.round(a.v), fmt.round(b)) for a, b in zip(t_out, e_out))
+        if agree or p1 >= MAX_PREC:
+            return Element(
+                outputs=("loss",) + mod.OPERANDS,
+                exact=tuple(e_out),
+                bound=tuple(a.e for a in t_out),
+                overflow=tuple(a.o for a in t_out),
+                precision=p1,
+                converged=agree,
+            )
+        p1 *= 2
+
+
+def naive(loss: str, operands: tuple, params: dict, dtype: str) -> tuple:
+    """The straightforward evaluation of every output, each operation rounded to `dtype`."""
+    return _naive(loss, tuple(float(o) for o in operands), _params_key(params), dtype)
+
+
+@lru_cache(maxsize=1 << 16)
+def _naive(loss: str, operands: tuple, params_key: tuple, dtype: str) -> tuple:
+    mod = LOSSES[loss]
+    alg = Naive(FORMATS[dtype])
+    with mpmath.workprec(max(64, 2 * FORMATS[dtype].p + 16)):
+        out = mod.element(alg, *(alg.inp(o) for o in operands), **dict(params_key))
+    return tuple(alg.value(o) for o in out)
+
+
+def cache_clear() -> None:
+    _element.cache_clear()
+    _naive.cache_clear()

@@ -1,0 +1,103 @@
+"""Binary floating-point formats, exactly.
+
+Everything here works on mpmath numbers: decoding a stored value into the exact rational it
+denotes, rounding an exact value to the nearest representable one (ties to even, subnormals and
+overflow included), and the quantities the error allowance is built from (unit roundoff, ulp,
+smallest subnormal). No float framework is asked for a value.
+
+Spec: FMT-* clauses in reference/SPEC.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mpmath
+from mpmath import mpf
+from mpmath.libmp import from_float, from_man_exp
+
+__all__ = ["Format", "FORMATS", "format_of", "to_mpf"]
+
+INF = mpf("inf")
+ZERO = mpf(0)
+NAN = mpf("nan")
+
+
+@dataclass(frozen=True)
+class Format:
+    """An IEEE-754-style binary format with `p` significand bits (implicit bit included)."""
+
+    name: str
+    p: int  # precision in bits, implicit leading bit included
+    emin: int  # exponent of the smallest normal number
+    emax: int  # exponent of the largest finite number
+
+    def __post_init__(self):
+        two = mpf(2)
+        # derived constants, computed once (frozen dataclass: set through object.__setattr__)
+        object.__setattr__(self, "u", two ** (-self.p))  # unit roundoff: half an ulp of 1
+        object.__setattr__(self, "eta", two ** (self.emin - self.p + 1))  # smallest subnormal
+        object.__setattr__(self, "tiny", two ** self.emin)  # smallest normal
+        object.__setattr__(self, "max", (2 - two ** (1 - self.p)) * two**self.emax)
+
+    def round(self, x) -> mpf:
+        """Correctly round an exact value to this format (nearest, ties to even).
+
+        Subnormals are produced as such; a magnitude that rounds above `max` becomes +-inf.
+        """
+        if not isinstance(x, mpf):
+            x = mpf(x)
+        sign, man, exp, bc = x._mpf_
+        if not man:  # zero, inf or nan
+            return x
+        quantum = max(exp + bc - 1, self.emin) - (self.p - 1)
+        if exp < quantum:
+            shift = quantum - exp
+            q, r = divmod(man, 1 << shift)
+            half = 1 << (shift - 1)
+            if r > half or (r == half and q & 1):
+                q += 1
+            if not q:
+                return ZERO  # mpmath has no signed zero; the spec never relies on it
+            man, exp = q, quantum
+        if exp + int(man).bit_length() - 1 > self.emax:
+            return -INF if sign else INF
+        return mpmath.mp.make_mpf(from_man_exp(-man if sign else man, exp))
+
+    def ulp(self, x) -> mpf:
+        """The spacing of this format's numbers at |x| (x finite): 2^(max(E, emin) - p + 1)."""
+        if not isinstance(x, mpf):
+            x = mpf(x)
+        _, man, exp, bc = x._mpf_
+        top = exp + bc - 1 if man else self.emin
+        return mpf(2) ** (max(top, self.emin) - self.p + 1)
+
+    def representable(self, x) -> bool:
+        x = mpf(x)
+        return (not mpmath.isfinite(x)) or self.round(x) == x
+
+
+FORMATS = {
+    "float16": Format("float16", 11, -14, 15),
+    "bfloat16": Format("bfloat16", 8, -126, 127),
+    "float32": Format("float32", 24, -126, 127),
+    "float64": Format("float64", 53, -1022, 1023),
+}
+
+
+def format_of(dtype: str) -> Format:
+    try:
+        return FORMATS[dtype]
+    except KeyError:
+        raise ValueError(f"{dtype!r} is not a floating-point format the reference knows") from None
+
+
+def to_mpf(value) -> mpf:
+    """The exact value a stored float (Python, NumPy or ml_dtypes scalar) denotes.
+
+    Every supported format widens exactly to binary64; the binary64 value is taken without rounding,
+    whatever mpmath's working precision.
+    """
+    if isinstance(value, mpf):
+        return value
+    return mpmath.mp.make_mpf(from_float(float(value)))

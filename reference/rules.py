@@ -1,0 +1,212 @@
+"""Argument, shape and dtype rules as pure functions (SPEC chapters 1 and 4-7).
+
+Each function returns a result or a `SpecError`/`SpecWarning`; nothing here raises for a rule the
+spec defines, so the conformance checks ask these functions instead of restating a rule.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+__all__ = [
+    "SpecError",
+    "SpecWarning",
+    "SIGNATURES",
+    "bind",
+    "legacy_reduction",
+    "check_reduction",
+    "gaussian_var_shape",
+    "broadcast_shapes",
+    "result_dtype",
+    "REDUCTIONS",
+]
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+@dataclass(frozen=True)
+class SpecError:
+    """An error the spec requires. `type` and `message` are PyTorch's (message: strict level)."""
+
+    clause: str
+    type: str
+    message: str | None  # None: the spec fixes the type only
+    when: str = "call"  # "call" or "construction" (module form)
+
+
+@dataclass(frozen=True)
+class SpecWarning:
+    clause: str
+    category: str
+    message: str
+    when: str = "call"
+
+
+# --- API-SIGNATURE: names, order, defaults and keyword-only markers, as PyTorch 2.13 has them ----
+_P = inspect.Parameter
+
+
+def _sig(*params):
+    return inspect.Signature([_P(n, k, default=d) for n, k, d in params])
+
+
+_PK, _KW = _P.POSITIONAL_OR_KEYWORD, _P.KEYWORD_ONLY
+_NOD = _P.empty
+
+SIGNATURES = {
+    ("poisson", "functional"): _sig(
+        ("input", _PK, _NOD), ("target", _PK, _NOD), ("log_input", _PK, True), ("full", _PK, False),
+        ("size_average", _PK, None), ("eps", _PK, 1e-8), ("reduce", _PK, None),
+        ("reduction", _PK, "mean"),
+    ),
+    ("poisson", "module"): _sig(
+        ("log_input", _PK, True), ("full", _PK, False), ("size_average", _PK, None),
+        ("eps", _PK, 1e-8), ("reduce", _PK, None), ("reduction", _PK, "mean"),
+    ),
+    ("gaussian", "functional"): _sig(
+        ("input", _PK, _NOD), ("target", _PK, _NOD), ("var", _PK, _NOD), ("full", _PK, False),
+        ("eps", _PK, 1e-6), ("reduction", _PK, "mean"),
+    ),
+    ("gaussian", "module"): _sig(("full", _KW, False), ("eps", _KW, 1e-6), ("reduction", _KW, "mean")),
+}
+
+# The operands a forward call takes, in order (module forward and the functional's leading params).
+OPERANDS = {"poisson": ("input", "target"), "gaussian": ("input", "target", "var")}
+
+
+def bind(loss: str, form: str, args: tuple, kwargs: dict):
+    """API-SIGNATURE: bind the non-operand arguments of a call; defaults filled in.
+
+    For the functional form `args` are the positional arguments after the operands. Returns the
+    dict of every parameter, or a SpecError(TypeError) when Python's binding would fail.
+    """
+    sig = SIGNATURES[(loss, form)]
+    n_ops = len(OPERANDS[loss]) if form == "functional" else 0
+    try:
+        bound = sig.bind(*(("·",) * n_ops + tuple(args)), **kwargs)
+    except TypeError:
+        return SpecError("API-SIGNATURE", "TypeError", None, "construction" if form == "module" else "call")
+    bound.apply_defaults()
+    out = dict(bound.arguments)
+    for name in OPERANDS[loss] if form == "functional" else ():
+        out.pop(name, None)
+    return out
+
+
+def legacy_reduction(size_average, reduce):
+    """LEGACY-MAP: the reduction that the deprecated arguments select, and the warning they raise.
+
+    Applies when either is not None; None counts as True; truthiness decides (0 is False).
+    Returns None when neither is given.
+    """
+    if size_average is None and reduce is None:
+        return None
+    sa = True if size_average is None else bool(size_average)
+    rd = True if reduce is None else bool(reduce)
+    red = "mean" if (sa and rd) else ("sum" if rd else "none")
+    warn = SpecWarning(
+        "LEGACY-WARN",
+        "UserWarning",
+        f"size_average and reduce args will be deprecated, please use reduction='{red}' instead.",
+    )
+    return red, warn
+
+
+def check_reduction(loss: str, reduction):
+    """RED-VALID: None when valid, else the error the loss raises."""
+    if isinstance(reduction, str) and reduction in REDUCTIONS:
+        return None
+    if not isinstance(reduction, str):
+        # PyTorch concatenates the value with a str: TypeError (message is Python's own)
+        return SpecError("RED-VALID", "TypeError", None)
+    if loss == "poisson":
+        return SpecError("PNLL-RED-VALID", "ValueError", f"{reduction} is not a valid value for reduction")
+    return SpecError("GNLL-RED-VALID", "ValueError", f"{reduction} is not valid")
+
+
+def gaussian_var_shape(input_shape: tuple, var_shape: tuple | None):
+    """GNLL-VAR-SHAPE: the shape var is broadcast with, or the error.
+
+    `var_shape` None means a Python float var (GNLL-VAR-FLOAT): it applies to every element.
+    Accepted: equal to input's shape S; equal to S[:-1] (then unsqueezed at the end, so for a
+    square input a var of shape S[:-1] applies per row); same ndim with exactly one dimension
+    where they differ, and there var has size 1.
+    """
+    S = tuple(input_shape)
+    if var_shape is None:
+        return S
+    V = tuple(var_shape)
+    if V == S:
+        return V
+    if len(S) >= 1 and V == S[:-1]:
+        return V + (1,)
+    if len(V) == len(S):
+        diff = [i for i, (a, b) in enumerate(zip(S, V)) if a != b]
+        if len(diff) == 1 and V[diff[0]] == 1:
+            return V
+    return SpecError("GNLL-VAR-SHAPE", "ValueError", "var is of incorrect size")
+
+
+def broadcast_shapes(*shapes):
+    """SHAPE-BROADCAST: NumPy/PyTorch broadcasting; RuntimeError when shapes do not broadcast."""
+    nd = max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(nd):
+        sizes = {s[len(s) - nd + i] for s in shapes if len(s) - nd + i >= 0}
+        sizes.discard(1)
+        if len(sizes) > 1:
+            return SpecError("SHAPE-BROADCAST", "RuntimeError", None)
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+# --- DTYPE-PROMOTE: PyTorch's type promotion (categories bool < integer < floating) -------------
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
+_INTS = ("bool", "uint8", "int8", "int16", "int32", "int64")
+_FLOAT_RANK = {"float16": 1, "bfloat16": 1, "float32": 2, "float64": 3}
+DEFAULT_FLOAT = "float32"
+
+
+def _category(d: str) -> int:
+    return 0 if d == "bool" else (1 if d in _INTS else 2)
+
+
+def _promote_pair(a: str, b: str) -> str:
+    if a == b:
+        return a
+    ca, cb = _category(a), _category(b)
+    if ca != cb:
+        return a if ca > cb else b
+    if ca == 2:
+        if {a, b} == {"float16", "bfloat16"}:
+            return "float32"
+        return a if _FLOAT_RANK[a] > _FLOAT_RANK[b] else b
+    order = {"bool": 0, "uint8": 1, "int8": 1, "int16": 2, "int32": 3, "int64": 4}
+    if {a, b} == {"uint8", "int8"}:
+        return "int16"
+    return a if order[a] > order[b] else b
+
+
+def _promote(dtypes):
+    out = None
+    for d in dtypes:
+        out = d if out is None else _promote_pair(out, d)
+    return out
+
+
+def result_dtype(operands: list[tuple[str, int]]) -> str:
+    """DTYPE-PROMOTE / DTYPE-INT-TO-FLOAT: the output dtype for operands given as (dtype, ndim).
+
+    Dimensioned operands decide; a 0-d operand counts only where its category is higher than
+    theirs. An integral or bool result becomes the default float, float32.
+    """
+    dimmed = _promote(d for d, nd in operands if nd > 0)
+    zero = _promote(d for d, nd in operands if nd == 0)
+    if dimmed is None:
+        res = zero
+    elif zero is not None and _category(zero) > _category(dimmed):
+        res = zero
+    else:
+        res = dimmed
+    return res if res in _FLOATS else DEFAULT_FLOAT
