@@ -1,7 +1,7 @@
 """The three number systems a defining formula is evaluated in.
 
 A loss formula is written once (in `poisson.py`, `gaussian.py`) against a small algebra: `inp`,
-`const`, `exp`, `log`, `div`, `clamp_min`, `gt` and the operators + - * (division goes through
+`const`, `exp`, `log`, `div`, `clamp_min`, `gt`, `le` and the operators + - * (division goes through
 `div` so that x/0 has its IEEE meaning in every algebra). Evaluating the same formula
 in different algebras answers different questions:
 
@@ -71,6 +71,10 @@ class Exact:
         return bool(a > b)
 
     @staticmethod
+    def le(a, b) -> bool:
+        return bool(a <= b)
+
+    @staticmethod
     def value(a):
         return a
 
@@ -103,6 +107,10 @@ class Naive:
     @staticmethod
     def gt(a, b) -> bool:
         return bool(a.v > (b.v if isinstance(b, _NaiveNum) else b))
+
+    @staticmethod
+    def le(a, b) -> bool:
+        return bool(a.v <= (b.v if isinstance(b, _NaiveNum) else b))
 
     @staticmethod
     def value(a):
@@ -210,6 +218,10 @@ class Tracked:
     @staticmethod
     def gt(a, b) -> bool:
         return bool(a.v > (b.v if isinstance(b, TNum) else b))
+
+    @staticmethod
+    def le(a, b) -> bool:
+        return bool(a.v <= (b.v if isinstance(b, TNum) else b))
 
     @staticmethod
     def value(a):

@@ -1,6 +1,6 @@
 """The error allowance and the comparison of a candidate's number with the exact value.
 
-SPEC chapter 8 (ALLOW-*, COMPARE-*). The allowance of one output element is
+SPEC chapter 11 (ALLOW-*, COMPARE-*). The allowance of one output element is
 
     allowance = SAFETY * bound + ulp(round(exact)) / 2
 

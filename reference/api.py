@@ -38,6 +38,9 @@ class Call:
     kwargs: dict = field(default_factory=dict)  # keyword non-operand arguments
     grad_wrt: tuple = ()  # operand names that take gradients
     grad_output: object = None  # upstream gradient (np.ndarray shaped like the output) or None: ones
+    # memory layout per operand for the backend ("transposed", "strided", "expanded"); values and
+    # the spec's answer do not depend on it (SHAPE-LAYOUT)
+    layout: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -85,9 +88,6 @@ def resolve(call: Call):
             reduction, w = legacy
             warnings.append(SpecWarning(w.clause, w.category, w.message, when))
         params = {"log_input": bound["log_input"], "full": bound["full"], "eps": bound["eps"]}
-        for name in ("log_input", "full"):
-            if not isinstance(params[name], bool):
-                return SpecError("API-BOOL-ARGS", "TypeError", None, "call"), warnings
     else:
         params = {"full": bound["full"], "eps": bound["eps"]}
     return (params, reduction, warnings)
@@ -129,43 +129,47 @@ def expect(call: Call) -> Expected:
     if bad is not None:
         exp.error = bad
         return exp
+    if call.loss == "poisson":
+        # checked by PyTorch's argument parser after the reduction (ERR-ORDER)
+        if not all(isinstance(params[k], bool) for k in ("log_input", "full")):
+            exp.error = SpecError("API-BOOL-ARGS", "TypeError", None)
+            return exp
+        if dtypes["input"] == "bool" and dtypes["target"] == "bool":
+            exp.error = SpecError("DTYPE-BOOL", "RuntimeError", None)
+            return exp
+    elif not isinstance(ops["var"], float) and dtypes["var"] not in FLOAT_DTYPES:
+        exp.error = SpecError("DTYPE-INT-VAR", "RuntimeError", None)  # the clamp cannot write floats into it
+        return exp
 
     out_shape = rules.broadcast_shapes(*shapes.values())
     if isinstance(out_shape, SpecError):
         exp.error = out_shape
         return exp
 
-    res_dtype = rules.result_dtype([(dtypes[k], len(shapes[k])) for k in shapes])
+    promo = dict(dtypes)
+    if call.loss == "poisson":
+        promo["input"], promo["target"] = rules.poisson_operand_dtypes(dtypes["input"], dtypes["target"])
+    res_dtype = rules.result_dtype([(promo[k], len(shapes[k])) for k in shapes])
     fmt = FORMATS[res_dtype]
     float_ops = [d for d in dtypes.values() if d in FLOAT_DTYPES]
     compute = mixed_format(float_ops + [res_dtype]).name
 
-    # operands as exact values converted to the result dtype (DTYPE-CONVERT), broadcast
+    # operands as exact values converted to the result dtype (DTYPE-CONVERT), broadcast; the
+    # distinct points are found on the bit patterns (cheap large-N reductions) and mapped back
     names = list(shapes)
     cols = []
     for k in names:
         if k == "var" and isinstance(ops["var"], float):
-            a = np.full(x.shape, ops["var"])
-            vals = [FORMATS[dtypes["input"]].round(mpf(v)) if dtypes["input"] in FORMATS else mpf(v) for v in a.ravel()]
-            a = np.array([float(v) for v in vals]).reshape(x.shape)
+            vfmt = FORMATS.get(dtypes["input"])
+            a = np.full(x.shape, float(vfmt.round(mpf(ops["var"]))) if vfmt else ops["var"])
         else:
             a = np.asarray(ops[k]).astype(np.float64).reshape(shapes[k])
-        cols.append(np.broadcast_to(a, out_shape))
+        cols.append(np.broadcast_to(a, out_shape).ravel())
     n = int(np.prod(out_shape, dtype=np.int64))
-    flat_cols = [_flat_float(c) for c in cols]
-    rows = [tuple(float(fmt.round(mpf(c[i]))) for c in flat_cols) for i in range(n)]
-
-    # distinct points once (cheap large-N reductions), mapped back by index
-    uniq: dict = {}
-    index = []
-    for r in rows:
-        key = tuple(v if v == v else "nan" for v in r)
-        j = uniq.get(key)
-        if j is None:
-            j = uniq[key] = len(uniq)
-        index.append(j)
-    points = list(uniq)
-    pts = [tuple(float("nan") if v == "nan" else v for v in p) for p in points]
+    stacked = np.ascontiguousarray(np.stack(cols, axis=1) if n else np.zeros((0, len(cols))))
+    uniq_bits, inverse = np.unique(stacked.view(np.uint64), axis=0, return_inverse=True)
+    index = inverse.ravel().tolist()
+    pts = [tuple(float(fmt.round(mpf(float(v)))) for v in row) for row in uniq_bits.view(np.float64)]
     elems = [element(call.loss, p, params, res_dtype, compute) for p in pts]
     cfmt = FORMATS[compute]
     precision = max((e.precision for e in elems), default=0)
@@ -177,6 +181,7 @@ def expect(call: Call) -> Expected:
     def naive_of(j, k):
         return naive(call.loss, pts[j], params, compute)[k]
 
+
     # --- the loss output ---------------------------------------------------------------------
     if reduction == "none":
         ex = [elems[j].exact[0] for j in index]
@@ -184,20 +189,10 @@ def expect(call: Call) -> Expected:
         nv = [naive_of(j, 0) if flagged(elems[j], 0) else None for j in index]
         exp.output = Quantity("output", out_shape, res_dtype, ex, al, nv, compute, precision)
     else:
-        counts = [0] * len(elems)
-        for j in index:
-            counts[j] += 1
-        total, bound = sum_terms([e.exact[0] for e in elems], [e.bound[0] for e in elems], counts, cfmt)
-        nv = None
-        if any(flagged(e, 0) for e in elems):
-            nv = fmt.round(ieee_sum(c * naive_of(j, 0) for j, c in enumerate(counts) if c))
-        if reduction == "mean":
-            total = total / n if n else mpf("nan")
-            bound = bound / n + float(cfmt.u) * abs(float(total)) if n else 0.0
-            if nv is not None:
-                nv = fmt.round(nv / n)
-        exp.output = Quantity("output", (), res_dtype, [total], [allowance(bound, total, fmt)],
-                              [nv], compute, precision)
+        counts = np.bincount(inverse.ravel(), minlength=len(elems)).tolist() if n else []
+        with mpmath.workprec(precision + 64):  # products, sum and division exact enough (REF-EXACT)
+            exp.output = _reduced_output(elems, counts, n, reduction, fmt, cfmt, res_dtype, compute, precision,
+                                         any(flagged(e, 0) for e in elems), naive_of)
 
     # --- gradients -------------------------------------------------------------------------------
     if call.grad_wrt:
@@ -207,6 +202,8 @@ def expect(call: Call) -> Expected:
         else:
             g_flat = [mpf(v) for v in _flat_float(g)]
         for name in call.grad_wrt:
+            if name == "var" and isinstance(ops["var"], float):
+                continue  # a Python number takes no gradient
             k = 1 + names.index(name)
             target_shape = tuple(np.asarray(ops[name]).shape) if not (name == "var" and isinstance(ops["var"], float)) else ()
             gdtype = dtypes[name] if dtypes[name] in FLOAT_DTYPES else res_dtype  # GRAD-DTYPE
@@ -218,6 +215,22 @@ def expect(call: Call) -> Expected:
     return exp
 
 
+def _reduced_output(elems, counts, n, reduction, fmt, cfmt, res_dtype, compute, precision, any_flagged, naive_of):
+    """RED-SUM / RED-MEAN with ALLOW-SUM / ALLOW-MEAN: the exact reduction of the exact elements."""
+    total, bound = sum_terms([e.exact[0] for e in elems], [e.bound[0] for e in elems], counts, cfmt)
+    nv = None
+    if any_flagged:
+        nv = fmt.round(ieee_sum(c * naive_of(j, 0) for j, c in enumerate(counts) if c))
+    elif mpmath.isfinite(total) and abs(total) > cfmt.max:  # the sum itself overflows (SPECIAL-OVERFLOW)
+        nv = mpf("inf") if total > 0 else mpf("-inf")
+    if reduction == "mean":
+        total = total / n if n else mpf("nan")
+        bound = bound / n + float(cfmt.u) * abs(float(total)) if n else 0.0
+        if nv is not None:
+            nv = fmt.round(nv / n)
+    return Quantity("output", (), res_dtype, [total], [allowance(bound, total, fmt)], [nv], compute, precision)
+
+
 def _grad_quantity(name, k, elems, index, g_flat, reduction, n, out_shape, eff_shape, op_shape,
                    fmt: Format, cfmt: Format, res_dtype, compute, precision, naive_at):
     """GRAD-CHAIN / GRAD-BROADCAST: upstream gradient times the partial, summed to the operand."""
@@ -225,7 +238,7 @@ def _grad_quantity(name, k, elems, index, g_flat, reduction, n, out_shape, eff_s
     from .elementwise import _tracked
 
     alg = _tracked(cfmt.name)
-    with mpmath.workprec(max(64, precision)):
+    with mpmath.workprec(max(64, precision) + 64):
         if reduction == "mean":
             scale = [alg.div(alg.inp(g_flat[0]), alg.const(mpf(n)))] if n else [alg.inp(mpf(0))]
         else:
@@ -255,7 +268,10 @@ def _grad_quantity(name, k, elems, index, g_flat, reduction, n, out_shape, eff_s
                 al.append(allowance(bound, total, fmt))
             flagged = [naive_at(index[i]) for i in b]
             if any(f is not None for f in flagged):
-                nv.append(fmt.round(ieee_sum(f if f is not None else terms[i].v for f, i in zip(flagged, b))))
+                # the straightforward result: the naive partial times the (rounded) upstream factor
+                nv.append(fmt.round(ieee_sum(
+                    fmt.round(f * cfmt.round(scale[i if reduction == "none" else 0].v)) if f is not None else terms[i].v
+                    for f, i in zip(flagged, b))))
             else:
                 nv.append(None)
     return Quantity(f"grad_{name}", tuple(op_shape), res_dtype, ex, al, nv, compute, precision)

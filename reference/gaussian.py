@@ -27,9 +27,12 @@ def element(A, x, y, var, *, full: bool, eps: float):
     loss = A.const(0.5) * (A.log(v) + A.div(dd, v))
     if full:
         loss = loss + A.const(HALF_LOG_2PI())
-    d_x = A.div(d, v)
+    # chain-rule form, as reverse-mode autodiff evaluates it: d * (1/v). Its straightforward
+    # evaluation overflows where 1/v does (float16 near eps), which SPECIAL-OVERFLOW then admits.
+    d_x = d * A.div(A.const(1), v)
     d_y = -d_x
-    d_var = A.const(0.5) * (A.div(A.const(1), v) - A.div(dd, v * v))
+    # 0.5 * (1/v - (d^2/v)/v): the chain-rule form (no v*v, which underflows in float16 near eps)
+    d_var = A.const(0.5) * (A.div(A.const(1), v) - A.div(A.div(dd, v), v))
     return loss, d_x, d_y, d_var
 
 

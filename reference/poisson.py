@@ -19,8 +19,9 @@ def element(A, x, t, *, log_input: bool, full: bool, eps: float):
 
     PNLL-VALUE-LOG:   log_input=True  -> exp(x) - t*x          (eps unused)
     PNLL-VALUE-RATE:  log_input=False -> x - t*log(x + eps)    (eps added inside the log)
-    PNLL-STIRLING:    full=True adds t*log(t) - t + 0.5*log(2*pi*t) where t > 1 only
-                      (PNLL-STIRLING-MASK: exactly zero for t <= 1 and for NaN t).
+    PNLL-STIRLING:    full=True adds t*log(t) - t + 0.5*log(2*pi*t) except where t <= 1
+                      (PNLL-STIRLING-MASK: exactly zero for t <= 1; a NaN t is not masked, so its
+                      term, and d/dt, are NaN).
     PNLL-GRAD-*:      the mathematical derivatives of the above.
     """
     if log_input:
@@ -34,7 +35,7 @@ def element(A, x, t, *, log_input: bool, full: bool, eps: float):
         loss = x - t * lg
         d_x = A.const(1) - A.div(t, xe)
         d_t = -lg
-    if full and A.gt(t, 1):
+    if full and not A.le(t, 1):
         lt = A.log(t)
         loss = loss + (t * lt - t + A.const(0.5) * A.log(A.const(2 * pi) * t))
         d_t = d_t + (lt + A.div(A.const(1), A.const(2) * t))

@@ -1,4 +1,4 @@
-"""Argument, shape and dtype rules as pure functions (SPEC chapters 1 and 4-7).
+"""Argument, shape and dtype rules as pure functions (SPEC chapters 1, 4-8).
 
 Each function returns a result or a `SpecError`/`SpecWarning`; nothing here raises for a rule the
 spec defines, so the conformance checks ask these functions instead of restating a rule.
@@ -27,12 +27,17 @@ REDUCTIONS = ("none", "mean", "sum")
 
 @dataclass(frozen=True)
 class SpecError:
-    """An error the spec requires. `type` and `message` are PyTorch's (message: strict level)."""
+    """An error the spec requires.
+
+    `clause` says that the call must raise; `type` (ERR-TYPES) and `message` (ERR-MESSAGES, or the
+    more specific `message_clause`) are PyTorch's, checked at the strict level.
+    """
 
     clause: str
     type: str
     message: str | None  # None: the spec fixes the type only
     when: str = "call"  # "call" or "construction" (module form)
+    message_clause: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,9 @@ def check_reduction(loss: str, reduction):
         # PyTorch concatenates the value with a str: TypeError (message is Python's own)
         return SpecError("RED-VALID", "TypeError", None)
     if loss == "poisson":
-        return SpecError("PNLL-RED-VALID", "ValueError", f"{reduction} is not a valid value for reduction")
-    return SpecError("GNLL-RED-VALID", "ValueError", f"{reduction} is not valid")
+        return SpecError("RED-VALID", "ValueError", f"{reduction} is not a valid value for reduction",
+                         message_clause="PNLL-RED-VALID")
+    return SpecError("RED-VALID", "ValueError", f"{reduction} is not valid", message_clause="GNLL-RED-VALID")
 
 
 def gaussian_var_shape(input_shape: tuple, var_shape: tuple | None):
@@ -193,6 +199,14 @@ def _promote(dtypes):
     for d in dtypes:
         out = d if out is None else _promote_pair(out, d)
     return out
+
+
+def poisson_operand_dtypes(input_dtype: str, target_dtype: str) -> tuple[str, str]:
+    """DTYPE-INT-TO-FLOAT for Poisson: the input goes through exp() or `+ eps` first, so an
+    integral input becomes the default float before it meets the target, as PyTorch 2.13 does."""
+    if _category(input_dtype) < 2:
+        input_dtype = DEFAULT_FLOAT
+    return input_dtype, target_dtype
 
 
 def result_dtype(operands: list[tuple[str, int]]) -> str:

@@ -1,0 +1,146 @@
+"""The adapter protocol: how the suite talks to a backend.
+
+An adapter translates; it never repairs. It
+
+* declares what the backend's API can express (`Capabilities`): which losses, which forms
+  (functional, module), which dtypes and devices, which operands take gradients. What is not
+  declared is "not applicable" (NA); what is declared and then misbehaves is a failure;
+* converts NumPy arrays in and out exactly (no silent dtype change: a float16 array goes in as
+  the backend's float16 and the result comes back with the backend's dtype, whatever it is);
+* calls the backend's own API (functional: `f(input, target[, var], *args, **kwargs)`; module:
+  `M(*args, **kwargs)` then `m(input, target[, var])`), computes gradients with the backend's own
+  autodiff, and captures exceptions and warnings as data (`Outcome`), never letting them escape.
+
+Everything an adapter returns is untrusted: reports escape it.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    losses: tuple = ("poisson", "gaussian")
+    forms: tuple = ("functional", "module")
+    dtypes: tuple = ("float16", "bfloat16", "float32", "float64")
+    # operands that take gradients, per loss; empty: the backend has no autodiff
+    grad_wrt: dict = field(default_factory=lambda: {"poisson": ("input", "target"), "gaussian": ("input", "target", "var")})
+    # non-float operand dtypes the backend accepts as tensors (for promotion checks)
+    int_dtypes: tuple = ("int32", "int64")
+    device: str = "cpu"
+    # memory layouts the adapter can build an operand in (SHAPE-LAYOUT)
+    layouts: tuple = ("contiguous", "transposed", "strided", "expanded")
+
+
+@dataclass
+class Raised:
+    type: str  # exception class name, e.g. "ValueError"
+    message: str
+    where: str  # "construction" | "call" | "backward"
+
+
+@dataclass
+class Outcome:
+    """What a backend did with one call, as data."""
+
+    output: np.ndarray | None = None
+    output_dtype: str | None = None  # the backend's dtype name mapped to the suite's tags
+    grads: dict = field(default_factory=dict)  # operand -> np.ndarray
+    grad_dtypes: dict = field(default_factory=dict)
+    raised: Raised | None = None
+    warnings: list = field(default_factory=list)  # (category, message, where)
+    repro: str = ""  # a standalone snippet in the backend's own API
+
+
+class Adapter:
+    """Base class. Subclasses set `name`, `caps` and implement `available`, `version`, `_run`."""
+
+    name = "?"
+    caps = Capabilities()
+
+    def available(self) -> tuple[bool, str]:
+        """(usable, reason when not)."""
+        return True, ""
+
+    def version(self) -> str:
+        return "?"
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "version": self.version(), "device": self.caps.device}
+
+    def run(self, call) -> Outcome:
+        """Run one `reference.api.Call`. Never raises: a backend failure is recorded in Outcome."""
+        out = Outcome()
+        try:
+            self._run(call, out)
+        except BaseException as exc:  # noqa: BLE001 - a backend's failure is data
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            where = out.raised.where if out.raised else "call"
+            out.raised = Raised(type(exc).__name__, _message(exc), where)
+        try:
+            out.repro = self.repro(call)
+        except Exception as exc:  # noqa: BLE001
+            out.repro = f"# could not build a reproduction: {type(exc).__name__}: {exc}"
+        return out
+
+    def _run(self, call, out: Outcome) -> None:
+        raise NotImplementedError
+
+    def repro(self, call) -> str:
+        return ""
+
+
+def layout_view(a: np.ndarray, layout: str | None, xp_from_numpy=None):
+    """`a`'s values in the named memory layout, as a NumPy view (the values never change).
+
+    transposed: the transpose of a contiguous transposed copy (ndim >= 2);
+    strided:    every other element of a twice-as-long last dimension;
+    expanded:   dimensions along which `a` is constant are stored once and broadcast (stride 0).
+    """
+    a = np.asarray(a)
+    if not layout or layout == "contiguous" or a.ndim == 0:
+        return np.array(a, order="C", copy=True)
+    if layout == "transposed":
+        return np.ascontiguousarray(a.T).T
+    if layout == "strided":
+        big = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), dtype=a.dtype)
+        big[..., ::2] = a
+        return big[..., ::2]
+    if layout == "expanded":
+        base = a
+        for ax in range(a.ndim):
+            if base.shape[ax] > 1 and np.array_equal(base, np.broadcast_to(base.take([0], axis=ax), base.shape), equal_nan=True):
+                base = base.take([0], axis=ax)
+        return np.broadcast_to(np.ascontiguousarray(base), a.shape)
+    raise ValueError(f"unknown layout {layout!r}")
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001
+        return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def array_literal(a: np.ndarray) -> str:
+    """A Python literal that rebuilds the array's values exactly (float.hex where needed)."""
+    a = np.asarray(a)
+    flat = a.astype(np.float64).ravel() if a.dtype.kind in "fV" or str(a.dtype) == "bfloat16" else a.ravel()
+
+    def lit(v):
+        if isinstance(v, (np.floating, float)):
+            f = float(v)
+            if f != f:
+                return "float('nan')"
+            if f in (float("inf"), float("-inf")):
+                return f"float('{f}')"
+            r = repr(f)
+            return r if float(r) == f else f"float.fromhex('{f.hex()}')"
+        return repr(v.item() if hasattr(v, "item") else v)
+
+    return "[" + ", ".join(lit(v) for v in flat) + "]"

@@ -1,0 +1,80 @@
+"""Expectations files: a backend's known deviations, recorded as expected failures.
+
+TOML, one table per entry:
+
+    [[expect]]
+    check = "poisson.gradients[*full=True*]"  # check id pattern; `*` matches anything, the rest is literal
+    clause = "PNLL-GRAD-STIRLING-MASK"        # optional: only failures under this clause
+    reason = "d/dt is NaN at t <= 0 with full=True: the masked Stirling term's backward multiplies 0 by log(t)"
+    link = "https://github.com/pytorch/pytorch/issues/..."   # optional upstream reference
+
+A failure matched by an entry is XFAIL; an entry whose checks all pass is XPASS (stale); an entry
+that matches no check that ran is reported as unmatched.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DIR = ROOT / "expectations"
+
+
+class ExpectationsError(Exception):
+    """A malformed expectations file (usage error, exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Expectation:
+    check: str
+    reason: str
+    clause: str | None = None
+    link: str | None = None
+    source: str = ""
+
+    def pattern(self):
+        return re.compile("^" + ".*".join(re.escape(p) for p in self.check.split("*")) + "$")
+
+    def matches(self, check_id: str, clause: str | None = None) -> bool:
+        if not self.pattern().match(check_id):
+            return False
+        return self.clause is None or clause is None or self.clause == clause
+
+
+def load(path) -> list[Expectation]:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ExpectationsError(f"{path}: no such expectations file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ExpectationsError(f"{path}: not valid TOML: {exc}") from None
+    entries = data.get("expect", [])
+    unknown = set(data) - {"expect"}
+    if unknown:
+        raise ExpectationsError(f"{path}: unknown top-level keys {sorted(unknown)}; use [[expect]] tables")
+    if not isinstance(entries, list):
+        raise ExpectationsError(f"{path}: 'expect' must be an array of tables ([[expect]])")
+    out = []
+    for i, e in enumerate(entries, 1):
+        if not isinstance(e, dict):
+            raise ExpectationsError(f"{path}: entry {i} is not a table")
+        extra = set(e) - {"check", "clause", "reason", "link"}
+        if extra:
+            raise ExpectationsError(f"{path}: entry {i} has unknown keys {sorted(extra)}")
+        for key in ("check", "reason"):
+            if not isinstance(e.get(key), str) or not e.get(key).strip():
+                raise ExpectationsError(f"{path}: entry {i} needs a non-empty string '{key}'")
+        for key in ("clause", "link"):
+            if key in e and not isinstance(e[key], str):
+                raise ExpectationsError(f"{path}: entry {i}: '{key}' must be a string")
+        out.append(Expectation(e["check"], e["reason"], e.get("clause"), e.get("link"), str(path)))
+    return out
+
+
+def default_for(backend: str) -> Path | None:
+    p = DEFAULT_DIR / f"{backend}.toml"
+    return p if p.exists() else None

@@ -1,0 +1,102 @@
+"""Hypothesis strategies for loss calls: values exactly representable in each dtype, shapes.
+
+Element strategies mix the edges that matter to these losses (targets 0, 1 and 1 +- ulp, eps
+regimes, subnormals) with ranges where every dtype stays finite, so a drawn case tests arithmetic,
+not overflow (overflow and special values have their own checks).
+"""
+
+from __future__ import annotations
+
+import math
+
+import ml_dtypes
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from reference.floats import FORMATS
+
+DTYPES = ("float16", "bfloat16", "float32", "float64")
+WIDTH = {"float16": 16, "float32": 32, "float64": 64}
+
+
+def np_dtype(tag: str):
+    """The NumPy scalar type of a dtype tag (callable: np_dtype('float16')(0.5))."""
+    return ml_dtypes.bfloat16 if tag == "bfloat16" else np.dtype(tag).type
+
+
+def rep(v: float, dtype: str) -> float:
+    """The nearest value representable in dtype (exact reference rounding)."""
+    return float(FORMATS[dtype].round(v))
+
+
+def next_up(v: float, dtype: str) -> float:
+    f = FORMATS[dtype]
+    return float(f.round(v) + f.ulp(f.round(v)))
+
+
+def next_down(v: float, dtype: str) -> float:
+    f = FORMATS[dtype]
+    r = f.round(v)
+    below = f.ulp(r) / 2 if r > 0 and r == 2 ** int(math.log2(float(r))) else f.ulp(r)
+    return float(r - below)
+
+
+def floats(dtype: str, lo: float, hi: float, *, subnormal: bool = True):
+    """Values in [lo, hi] exactly representable in dtype."""
+    lo, hi = rep(lo, dtype), rep(hi, dtype)
+    if dtype == "bfloat16":
+        return st.floats(lo, hi, width=32, allow_subnormal=subnormal).map(lambda v: rep(v, "bfloat16")).filter(lambda v: lo <= v <= hi)
+    return st.floats(lo, hi, width=WIDTH[dtype], allow_subnormal=subnormal)
+
+
+def with_edges(dtype: str, base, edges):
+    edges = sorted({rep(e, dtype) for e in edges if math.isfinite(rep(e, dtype))})
+    return st.one_of(st.sampled_from(edges), base) if edges else base
+
+
+def array(dtype: str, shape, elements):
+    """An array of the given dtype and shape (bfloat16 built exactly through float64)."""
+    return hnp.arrays(np.float64, shape, elements=elements).map(lambda a: a.astype(np_dtype(dtype)))
+
+
+# --- element domains ---------------------------------------------------------------------------
+def log_rate(dtype):
+    """Poisson input with log_input=True: exp(x) stays finite in every dtype."""
+    hi = 10.0 if dtype == "float16" else 60.0
+    return with_edges(dtype, floats(dtype, -hi, hi), [0.0, -1.0, 1.0, math.log(2), math.log(7), -hi, hi])
+
+
+def rate(dtype):
+    """Poisson input with log_input=False: rates >= 0, many tiny ones (eps regime)."""
+    tiny = floats(dtype, 0.0, 1e-5)
+    return st.one_of(with_edges(dtype, floats(dtype, 0.0, 1e4), [0.0, 1.0, 1e-8, 1e-9, 1e-7, 3.0]), tiny)
+
+
+def counts(dtype):
+    """Poisson targets: counts and non-integer values, with the Stirling-mask edges 0, 1, 1 +- ulp."""
+    hi = 1000.0 if dtype != "float16" else 200.0
+    ints = st.integers(0, 60).map(float)
+    edges = [0.0, 1.0, next_up(1.0, dtype), next_down(1.0, dtype), 2.0, 0.5]
+    return st.one_of(st.sampled_from([rep(e, dtype) for e in edges]), ints.map(lambda v: rep(v, dtype)), floats(dtype, 0.0, hi))
+
+
+def gaussian_mean(dtype):
+    hi = 100.0 if dtype == "float16" else 1e3
+    return with_edges(dtype, floats(dtype, -hi, hi), [0.0, 1.0, -1.0])
+
+
+def variance(dtype, eps=1e-6):
+    """Gaussian var >= 0: around and below eps (the clamp), and ordinary scales."""
+    near = [0.0, eps, next_up(eps, dtype), next_down(eps, dtype), eps / 10, 1.0]
+    hi = 100.0 if dtype == "float16" else 1e4
+    return st.one_of(with_edges(dtype, floats(dtype, 0.0, hi), near), floats(dtype, 0.0, 1e-5))
+
+
+def shapes(min_dims=0, max_dims=3, min_side=1, max_side=4):
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def broadcastable_pair(max_dims=3, max_side=4):
+    """Two shapes that broadcast together (either may be the larger one)."""
+    return hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=max_dims, max_side=max_side).map(lambda b: b.input_shapes)
