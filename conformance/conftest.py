@@ -43,6 +43,7 @@ def pytest_addoption(parser):
     g.addoption("--explore", action="store_true", help="draw fresh cases with a persistent database")
     g.addoption("--results-jsonl", default=None, help="(internal) append one JSON record per check to this file")
     g.addoption("--save-counterexamples", default=None, help="directory to save failing calls into (replay corpus)")
+    g.addoption("--done-file", default=None, help="(internal) node ids already recorded: not run again")
 
 
 class Session:
@@ -125,8 +126,15 @@ def check_id(item) -> tuple[str, str | None, str]:
 
 def pytest_collection_modifyitems(config, items):
     s = config._lossconform
+    done = set()
+    if config.getoption("--done-file"):
+        with open(config.getoption("--done-file"), encoding="utf-8") as f:
+            done = {line.strip() for line in f if line.strip()}
     keep, drop = [], []
     for item in items:
+        if item.nodeid in done:
+            drop.append(item)
+            continue
         cid, loss, chapter = check_id(item)
         item.stash[_ID] = (cid, loss, chapter)
         params = getattr(getattr(item, "callspec", None), "params", {})
@@ -157,10 +165,6 @@ def chk(request):
 
 
 _CHK = pytest.StashKey[CheckContext]()
-
-
-def pytest_runtest_logstart(nodeid, location):
-    pass
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -17,6 +17,8 @@ from hypothesis.extra import numpy as hnp
 from reference.floats import FORMATS
 
 DTYPES = ("float16", "bfloat16", "float32", "float64")
+# the smallest positive subnormal of each dtype (a Python float, exact)
+FORMATS_TINY = {d: float(FORMATS[d].eta) for d in DTYPES}
 WIDTH = {"float16": 16, "float32": 32, "float64": 64}
 
 

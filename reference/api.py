@@ -17,7 +17,7 @@ from mpmath import mpf
 
 from . import rules
 from .allowance import allowance, ieee_sum, sum_terms
-from .elementwise import LOSSES, element, mixed_format, naive
+from .elementwise import element_mixed, least_precise, naive
 from .floats import FORMATS, Format
 from .rules import SpecError, SpecWarning
 
@@ -52,7 +52,7 @@ class Quantity:
     dtype: str
     exact: list  # flat C-order list of mpf
     allow: list  # flat list of mpf
-    naive: list  # flat list of mpf or None (offered only where flagged)
+    naive: list  # flat list: None, or a tuple of straightforward IEEE results (offered where flagged)
     compute: str  # format whose unit roundoff the allowance used
     precision: int = 0
 
@@ -151,8 +151,9 @@ def expect(call: Call) -> Expected:
         promo["input"], promo["target"] = rules.poisson_operand_dtypes(dtypes["input"], dtypes["target"])
     res_dtype = rules.result_dtype([(promo[k], len(shapes[k])) for k in shapes])
     fmt = FORMATS[res_dtype]
-    float_ops = [d for d in dtypes.values() if d in FLOAT_DTYPES]
-    compute = mixed_format(float_ops + [res_dtype]).name
+    # ALLOW-MIXED: every float format an operand is evaluated in may carry the computation
+    computes = tuple(dict.fromkeys([d for d in promo.values() if d in FLOAT_DTYPES] + [res_dtype]))
+    compute = least_precise(computes)  # its unit roundoff bounds the reductions
 
     # operands as exact values converted to the result dtype (DTYPE-CONVERT), broadcast; the
     # distinct points are found on the bit patterns (cheap large-N reductions) and mapped back
@@ -170,7 +171,7 @@ def expect(call: Call) -> Expected:
     uniq_bits, inverse = np.unique(stacked.view(np.uint64), axis=0, return_inverse=True)
     index = inverse.ravel().tolist()
     pts = [tuple(float(fmt.round(mpf(float(v)))) for v in row) for row in uniq_bits.view(np.float64)]
-    elems = [element(call.loss, p, params, res_dtype, compute) for p in pts]
+    elems = [element_mixed(call.loss, p, params, res_dtype, computes) for p in pts]
     cfmt = FORMATS[compute]
     precision = max((e.precision for e in elems), default=0)
 
@@ -179,7 +180,8 @@ def expect(call: Call) -> Expected:
         return e.overflow[k] or b != b or b == float("inf")
 
     def naive_of(j, k):
-        return naive(call.loss, pts[j], params, compute)[k]
+        """The straightforward IEEE results of output k at point j, one per compute format."""
+        return tuple(naive(call.loss, pts[j], params, c)[k] for c in computes)
 
 
     # --- the loss output ---------------------------------------------------------------------
@@ -207,7 +209,7 @@ def expect(call: Call) -> Expected:
             k = 1 + names.index(name)
             target_shape = tuple(np.asarray(ops[name]).shape) if not (name == "var" and isinstance(ops["var"], float)) else ()
             gdtype = dtypes[name] if dtypes[name] in FLOAT_DTYPES else res_dtype  # GRAD-DTYPE
-            gcompute = mixed_format([compute, gdtype]).name
+            gcompute = least_precise([compute, gdtype])
             exp.grads[name] = _grad_quantity(
                 name, k, elems, index, g_flat, reduction, n, out_shape, shapes[name], target_shape,
                 FORMATS[gdtype], FORMATS[gcompute], gdtype, gcompute, precision, lambda j: naive_of(j, k) if flagged(elems[j], k) else None,
@@ -220,14 +222,15 @@ def _reduced_output(elems, counts, n, reduction, fmt, cfmt, res_dtype, compute, 
     total, bound = sum_terms([e.exact[0] for e in elems], [e.bound[0] for e in elems], counts, cfmt)
     nv = None
     if any_flagged:
-        nv = fmt.round(ieee_sum(c * naive_of(j, 0) for j, c in enumerate(counts) if c))
+        alts = len(naive_of(0, 0))
+        nv = tuple(fmt.round(ieee_sum(c * naive_of(j, 0)[a] for j, c in enumerate(counts) if c)) for a in range(alts))
     elif mpmath.isfinite(total) and abs(total) > cfmt.max:  # the sum itself overflows (SPECIAL-OVERFLOW)
-        nv = mpf("inf") if total > 0 else mpf("-inf")
+        nv = (mpf("inf") if total > 0 else mpf("-inf"),)
     if reduction == "mean":
         total = total / n if n else mpf("nan")
         bound = bound / n + float(cfmt.u) * abs(float(total)) if n else 0.0
         if nv is not None:
-            nv = fmt.round(nv / n)
+            nv = tuple(fmt.round(v / n) for v in nv)
     return Quantity("output", (), res_dtype, [total], [allowance(bound, total, fmt)], [nv], compute, precision)
 
 
@@ -268,10 +271,11 @@ def _grad_quantity(name, k, elems, index, g_flat, reduction, n, out_shape, eff_s
                 al.append(allowance(bound, total, fmt))
             flagged = [naive_at(index[i]) for i in b]
             if any(f is not None for f in flagged):
-                # the straightforward result: the naive partial times the (rounded) upstream factor
-                nv.append(fmt.round(ieee_sum(
-                    fmt.round(f * cfmt.round(scale[i if reduction == "none" else 0].v)) if f is not None else terms[i].v
-                    for f, i in zip(flagged, b))))
+                # the straightforward results: the naive partial times the (rounded) upstream factor
+                alts = len(next(f for f in flagged if f is not None))
+                nv.append(tuple(fmt.round(ieee_sum(
+                    fmt.round(f[a] * cfmt.round(scale[i if reduction == "none" else 0].v)) if f is not None else terms[i].v
+                    for f, i in zip(flagged, b))) for a in range(alts)))
             else:
                 nv.append(None)
     return Quantity(f"grad_{name}", tuple(op_shape), res_dtype, ex, al, nv, compute, precision)

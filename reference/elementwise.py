@@ -50,20 +50,39 @@ def element(loss: str, operands: tuple, params: dict, dtype: str, compute: str |
     """Evaluate one element. `operands` are Python floats (the stored values, exactly).
 
     `dtype` is the result's format (what values are rounded to); `compute` the format whose unit
-    roundoff the error bound uses (default: the same; see `mixed_format` for mixed operands).
+    roundoff the error bound uses (default: the same; see `element_mixed` for mixed operands).
     """
     return _element(loss, tuple(float(o) for o in operands), _params_key(params), dtype, compute or dtype)
 
 
-def mixed_format(dtypes) -> Format:
-    """ALLOW-MIXED: the least precise of several formats (largest u, narrowest exponent range)."""
-    fmts = [FORMATS[d] for d in dict.fromkeys(dtypes)]
-    if len(fmts) == 1:
-        return fmts[0]
-    name = "+".join(f.name for f in fmts)
-    if name not in FORMATS:
-        FORMATS[name] = Format(name, min(f.p for f in fmts), max(f.emin for f in fmts), min(f.emax for f in fmts))
-    return FORMATS[name]
+def least_precise(dtypes) -> str:
+    """The format with the largest unit roundoff (ties: the narrower range)."""
+    return min(dict.fromkeys(dtypes), key=lambda d: (FORMATS[d].p, FORMATS[d].emax))
+
+
+def element_mixed(loss: str, operands: tuple, params: dict, dtype: str, computes: tuple) -> Element:
+    """ALLOW-MIXED: one element whose straightforward evaluation may run in any of `computes`.
+
+    The exact values do not depend on the format; each output's bound is the largest finite bound
+    over the formats (an unbounded one only where every format is unbounded), and an intermediate
+    overflow in any format flags the output, so its straightforward result in each is offered.
+    """
+    if len(computes) == 1:
+        return element(loss, operands, params, dtype, computes[0])
+    es = [element(loss, operands, params, dtype, c) for c in computes]
+    bounds = []
+    for k in range(len(es[0].exact)):
+        finite = [e.bound[k] for e in es if e.bound[k] == e.bound[k] and e.bound[k] != float("inf")]
+        bounds.append(max(finite) if finite else float("inf"))
+    return Element(
+        outputs=es[0].outputs,
+        exact=es[0].exact,
+        bound=tuple(bounds),
+        overflow=tuple(any(e.overflow[k] or e.bound[k] != e.bound[k] or e.bound[k] == float("inf") for e in es)
+                       for k in range(len(bounds))),
+        precision=max(e.precision for e in es),
+        converged=all(e.converged for e in es),
+    )
 
 
 def _tracked(name: str) -> Tracked:
