@@ -141,11 +141,12 @@ class TorchAdapter(Adapter):
                     g = torch.ones_like(y)
                 else:
                     g = self.to_backend(np.asarray(call.grad_output)).to(y.dtype)
-                wrt = [tensors[n] for n in call.grad_wrt]
+                names = [n for n in call.grad_wrt if isinstance(tensors[n], torch.Tensor)]
+                wrt = [tensors[n] for n in names]  # a Python-number var takes no gradient
                 if not y.requires_grad:
                     raise RuntimeError("the output does not require grad: no gradient reaches the operands")
                 grads = torch.autograd.grad(y, wrt, grad_outputs=g, allow_unused=True)
-                for n, gr in zip(call.grad_wrt, grads):
+                for n, gr in zip(names, grads):
                     if gr is not None:
                         out.grads[n] = self.to_numpy(gr)
                         out.grad_dtypes[n] = self.dtype_tag(gr)
