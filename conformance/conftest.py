@@ -103,7 +103,9 @@ def pytest_configure(config):
     else:
         settings.load_profile(f"lossconform-{s.profile}")
         # the gate is deterministic: the same seed draws the same cases
-        config.option.hypothesis_seed = s.seed
+        # as text: hypothesis's plugin ignores a falsy --hypothesis-seed (`any(getoption(...))`), so an
+        # int 0, the default seed, would leave every run drawing fresh random cases
+        config.option.hypothesis_seed = str(s.seed)
 
 
 # --- check ids ---------------------------------------------------------------------------------

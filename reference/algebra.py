@@ -174,26 +174,31 @@ class Tracked:
 
     def inp(self, v):
         v = to_mpf(v)
-        return TNum(v, 0.0, False, self)
+        return TNum(v, 0.0, False, self, _mag(v))
 
     def const(self, c):
         key = c
         got = self._consts.get(key)
         if got is None:
             c = to_mpf(c) if not isinstance(c, mpf) else c
-            got = TNum(c, float(abs(c - self.fmt.round(c))), False, self)
+            got = TNum(c, float(abs(c - self.fmt.round(c))), False, self, _mag(c))
             self._consts[key] = got
         return got
 
-    def _make(self, z, e, o, rel=1.0):
-        """A result: propagated bound `e` plus this operation's own rounding (rel*u*|z| + eta)."""
+    def _make(self, z, e, o, rel=1.0, p=None, operands=()):
+        """A result: propagated bound `e` plus this operation's own rounding (rel*u*|z| + eta).
+
+        `p` is the largest magnitude among the result's additive parts (default |z|): the size
+        a partial sum reaches where autodiff accumulates each part separately (ALLOW-SUM).
+        """
         fz = abs(float(z))
-        return TNum(z, e + rel * self.u * fz + self.eta, o or fz > self.maxf, self)
+        return TNum(z, e + rel * self.u * fz + self.eta, o or fz > self.maxf, self, fz if p is None else p,
+                    max(fz, *(x.m for x in operands)) if operands else fz)
 
     def exp(self, a):
         z = mpmath.exp(a.v)
         e = abs(float(z)) * math.expm1(a.e) if a.e else 0.0
-        return self._make(z, e, a.o, LIBM_U)
+        return self._make(z, e, a.o, LIBM_U, operands=(a,))
 
     def log(self, a):
         z = _log(a.v)
@@ -204,7 +209,7 @@ class Tracked:
             prop = -math.log1p(-a.e / fa)
         else:
             prop = math.inf
-        return self._make(z, prop, a.o, LIBM_U)
+        return self._make(z, prop, a.o, LIBM_U, operands=(a,))
 
     @staticmethod
     def div(a, b):
@@ -213,7 +218,7 @@ class Tracked:
     def clamp_min(self, a, lo):
         z = _clamp_min(a.v, lo.v)
         e = max(a.e, lo.e)
-        return TNum(z, e, a.o or lo.o, self)
+        return TNum(z, e, a.o or lo.o, self, _mag(z), max(a.m, lo.m, _mag(z)))
 
     @staticmethod
     def gt(a, b) -> bool:
@@ -228,16 +233,25 @@ class Tracked:
         return a.v
 
 
+def _mag(v) -> float:
+    try:
+        return abs(float(v))
+    except (OverflowError, ValueError):
+        return math.inf
+
+
 class TNum:
-    """A tracked number: exact value `v`, error bound `e`, overflow flag `o`."""
+    """A tracked number: exact value `v`, error bound `e`, overflow flag `o`, part magnitude `p`."""
 
-    __slots__ = ("v", "e", "o", "c")
+    __slots__ = ("v", "e", "o", "c", "p", "m")
 
-    def __init__(self, v, e, o, c):
+    def __init__(self, v, e, o, c, p, m=None):
         self.v = v
         self.e = e
         self.o = o
         self.c = c
+        self.p = p
+        self.m = p if m is None else m  # peak: the largest intermediate magnitude so far
 
     def _t(self, b):
         return b if isinstance(b, TNum) else self.c.const(b)
@@ -245,14 +259,14 @@ class TNum:
     def __add__(self, b):
         b = self._t(b)
         z = self.v + b.v
-        return self.c._make(z, self.e + b.e, self.o or b.o)
+        return self.c._make(z, self.e + b.e, self.o or b.o, p=max(self.p, b.p), operands=(self, b))
 
     __radd__ = __add__
 
     def __sub__(self, b):
         b = self._t(b)
         z = self.v - b.v
-        return self.c._make(z, self.e + b.e, self.o or b.o)
+        return self.c._make(z, self.e + b.e, self.o or b.o, p=max(self.p, b.p), operands=(self, b))
 
     def __rsub__(self, b):
         return self._t(b) - self
@@ -260,8 +274,9 @@ class TNum:
     def __mul__(self, b):
         b = self._t(b)
         z = self.v * b.v
-        e = abs(float(b.v)) * self.e + abs(float(self.v)) * b.e + self.e * b.e
-        return self.c._make(z, e, self.o or b.o)
+        fa, fb = abs(float(self.v)), abs(float(b.v))
+        e = fb * self.e + fa * b.e + self.e * b.e
+        return self.c._make(z, e, self.o or b.o, p=max(fa * b.p, self.p * fb), operands=(self, b))
 
     __rmul__ = __mul__
 
@@ -275,10 +290,10 @@ class TNum:
             e = (self.e + abs(float(z)) * b.e) / (fb - b.e)
         else:
             e = math.inf
-        return self.c._make(z, e, self.o or b.o)
+        return self.c._make(z, e, self.o or b.o, p=self.p / fb if fb else _mag(z), operands=(self, b))
 
     def __rtruediv__(self, b):
         return self._t(b) / self
 
     def __neg__(self):
-        return TNum(-self.v, self.e, self.o, self.c)
+        return TNum(-self.v, self.e, self.o, self.c, self.p, self.m)

@@ -22,6 +22,9 @@ from .floats import FORMATS, Format
 from .rules import SpecError, SpecWarning
 
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+# ALLOW-GRAD-ORDER: a gradient whose evaluation has an intermediate within this factor of the
+# format's largest finite number may overflow in another (correct) evaluation order
+GRAD_HEADROOM = 16
 
 
 def dtype_name(a) -> str:
@@ -167,6 +170,14 @@ def expect(call: Call) -> Expected:
             a = np.asarray(ops[k]).astype(np.float64).reshape(shapes[k])
         cols.append(np.broadcast_to(a, out_shape).ravel())
     n = int(np.prod(out_shape, dtype=np.int64))
+    # the upstream gradient of each element (GRAD-CHAIN): grad_output, or ones; the mean's 1/N is
+    # applied inside the element formulas (GRAD-REDUCTION)
+    if call.grad_output is not None:
+        gcol = np.broadcast_to(np.asarray(call.grad_output).astype(np.float64), out_shape if reduction == "none" else ())
+    else:
+        gcol = np.ones(())
+    cols.append(np.broadcast_to(gcol, out_shape).ravel())
+    params = dict(params, mean_n=n if (reduction == "mean" and n) else 1)
     stacked = np.ascontiguousarray(np.stack(cols, axis=1) if n else np.zeros((0, len(cols))))
     uniq_bits, inverse = np.unique(stacked.view(np.uint64), axis=0, return_inverse=True)
     index = inverse.ravel().tolist()
@@ -180,8 +191,8 @@ def expect(call: Call) -> Expected:
         return e.overflow[k] or b != b or b == float("inf")
 
     def naive_of(j, k):
-        """The straightforward IEEE results of output k at point j, one per compute format."""
-        return tuple(naive(call.loss, pts[j], params, c)[k] for c in computes)
+        """The straightforward IEEE results of output k at point j: per compute format and order."""
+        return tuple(naive(call.loss, pts[j], dict(params, order=o), c)[k] for c in computes for o in ("reverse", "local"))
 
 
     # --- the loss output ---------------------------------------------------------------------
@@ -197,23 +208,17 @@ def expect(call: Call) -> Expected:
                                          any(flagged(e, 0) for e in elems), naive_of)
 
     # --- gradients -------------------------------------------------------------------------------
-    if call.grad_wrt:
-        g = call.grad_output
-        if g is None:
-            g_flat = [mpf(1)] * (n if reduction == "none" else 1)
-        else:
-            g_flat = [mpf(v) for v in _flat_float(g)]
-        for name in call.grad_wrt:
-            if name == "var" and isinstance(ops["var"], float):
-                continue  # a Python number takes no gradient
-            k = 1 + names.index(name)
-            target_shape = tuple(np.asarray(ops[name]).shape) if not (name == "var" and isinstance(ops["var"], float)) else ()
-            gdtype = dtypes[name] if dtypes[name] in FLOAT_DTYPES else res_dtype  # GRAD-DTYPE
-            gcompute = least_precise([compute, gdtype])
+    for name in call.grad_wrt:
+        if name == "var" and isinstance(ops["var"], float):
+            continue  # a Python number takes no gradient
+        k = 1 + names.index(name)
+        gdtype = dtypes[name] if dtypes[name] in FLOAT_DTYPES else res_dtype  # GRAD-DTYPE
+        gcompute = least_precise([compute, gdtype])
+        with mpmath.workprec(precision + 64):
             exp.grads[name] = _grad_quantity(
-                name, k, elems, index, g_flat, reduction, n, out_shape, shapes[name], target_shape,
-                FORMATS[gdtype], FORMATS[gcompute], gdtype, gcompute, precision, lambda j: naive_of(j, k) if flagged(elems[j], k) else None,
-            )
+                name, k, elems, index, out_shape, shapes[name], tuple(np.asarray(ops[name]).shape),
+                FORMATS[gdtype], FORMATS[gcompute], gdtype, gcompute, precision,
+                lambda j, k=k: naive_of(j, k) if flagged(elems[j], k) else None)
     return exp
 
 
@@ -224,8 +229,9 @@ def _reduced_output(elems, counts, n, reduction, fmt, cfmt, res_dtype, compute, 
     if any_flagged:
         alts = len(naive_of(0, 0))
         nv = tuple(fmt.round(ieee_sum(c * naive_of(j, 0)[a] for j, c in enumerate(counts) if c)) for a in range(alts))
-    elif mpmath.isfinite(total) and abs(total) > cfmt.max:  # the sum itself overflows (SPECIAL-OVERFLOW)
-        nv = (mpf("inf") if total > 0 else mpf("-inf"),)
+    elif sum(c * e.parts[0] for e, c in zip(elems, counts)) > float(cfmt.max):
+        # a partial sum can overflow the format although the total is finite (SPECIAL-OVERFLOW)
+        nv = (mpf("inf"), mpf("-inf"), mpf("nan"))
     if reduction == "mean":
         total = total / n if n else mpf("nan")
         bound = bound / n + float(cfmt.u) * abs(float(total)) if n else 0.0
@@ -234,48 +240,34 @@ def _reduced_output(elems, counts, n, reduction, fmt, cfmt, res_dtype, compute, 
     return Quantity("output", (), res_dtype, [total], [allowance(bound, total, fmt)], [nv], compute, precision)
 
 
-def _grad_quantity(name, k, elems, index, g_flat, reduction, n, out_shape, eff_shape, op_shape,
-                   fmt: Format, cfmt: Format, res_dtype, compute, precision, naive_at):
-    """GRAD-CHAIN / GRAD-BROADCAST: upstream gradient times the partial, summed to the operand."""
-    from .algebra import TNum
-    from .elementwise import _tracked
-
-    alg = _tracked(cfmt.name)
-    with mpmath.workprec(max(64, precision) + 64):
-        if reduction == "mean":
-            scale = [alg.div(alg.inp(g_flat[0]), alg.const(mpf(n)))] if n else [alg.inp(mpf(0))]
+def _grad_quantity(name, k, elems, index, out_shape, eff_shape, op_shape, fmt: Format, cfmt: Format,
+                   gdtype, compute, precision, naive_at):
+    """GRAD-CHAIN / GRAD-BROADCAST: each element's (upstream-scaled) partial, summed back to the
+    operand's shape over the broadcast dimensions."""
+    groups = np.arange(int(np.prod(eff_shape, dtype=np.int64))).reshape(eff_shape)
+    owner = np.broadcast_to(groups, out_shape).ravel()
+    buckets = [[] for _ in range(groups.size)]
+    for i, o in enumerate(owner):
+        buckets[o].append(i)
+    ex, al, nv = [], [], []
+    for b in buckets:
+        es = [elems[index[i]] for i in b]
+        if len(b) == 1:
+            total, bound = es[0].exact[k], es[0].bound[k]
         else:
-            scale = [alg.inp(v) for v in g_flat]
-        terms = []
-        for i, j in enumerate(index):
-            e = elems[j]
-            d = TNum(e.exact[k], e.bound[k], e.overflow[k], alg)
-            s = scale[i if reduction == "none" else 0]
-            terms.append(d * s)
-        # sum over the broadcast dimensions back to the operand's (effective) shape
-        groups = np.arange(int(np.prod(eff_shape, dtype=np.int64))).reshape(eff_shape)
-        owner = np.broadcast_to(groups, out_shape).ravel()
-        m = groups.size
-        buckets = [[] for _ in range(m)]
-        for i, o in enumerate(owner):
-            buckets[o].append(i)
-        ex, al, nv = [], [], []
-        for b in buckets:
-            if len(b) == 1:
-                t = terms[b[0]]
-                ex.append(t.v)
-                al.append(allowance(t.e, t.v, fmt))
-            else:
-                total, bound = sum_terms([terms[i].v for i in b], [terms[i].e for i in b], None, cfmt)
-                ex.append(total)
-                al.append(allowance(bound, total, fmt))
-            flagged = [naive_at(index[i]) for i in b]
-            if any(f is not None for f in flagged):
-                # the straightforward results: the naive partial times the (rounded) upstream factor
-                alts = len(next(f for f in flagged if f is not None))
-                nv.append(tuple(fmt.round(ieee_sum(
-                    fmt.round(f[a] * cfmt.round(scale[i if reduction == "none" else 0].v)) if f is not None else terms[i].v
-                    for f, i in zip(flagged, b))) for a in range(alts)))
-            else:
-                nv.append(None)
-    return Quantity(f"grad_{name}", tuple(op_shape), res_dtype, ex, al, nv, compute, precision)
+            total, bound = sum_terms([e.exact[k] for e in es], [e.bound[k] for e in es], None, cfmt)
+        ex.append(total)
+        al.append(allowance(bound, total, fmt))
+        offered = [naive_at(index[i]) for i in b]
+        alts = ()
+        if any(f is not None for f in offered):
+            width = len(next(f for f in offered if f is not None))
+            alts = tuple(fmt.round(ieee_sum(f[a] if f is not None else e.exact[k] for f, e in zip(offered, es)))
+                         for a in range(width))
+        near = bool(es) and max(e.peak[k] for e in es) > float(cfmt.max) / GRAD_HEADROOM
+        if near or (len(b) > 1 and sum(e.parts[k] for e in es) > float(cfmt.max)):
+            # ALLOW-GRAD-ORDER: another evaluation order of the backward pass (or a per-path
+            # partial sum, as autodiff accumulates parts separately) may overflow here
+            alts += (mpf("inf"), mpf("-inf"), mpf("nan"))
+        nv.append(alts or None)
+    return Quantity(f"grad_{name}", tuple(op_shape), gdtype, ex, al, nv, compute, precision)

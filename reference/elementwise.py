@@ -34,6 +34,8 @@ class Element:
     exact: tuple  # mpf per output
     bound: tuple[float, ...]  # running error bound per output (before the safety factor)
     overflow: tuple[bool, ...]  # an intermediate left the format's finite range
+    parts: tuple[float, ...]  # largest magnitude among each output's additive parts
+    peak: tuple[float, ...]  # largest intermediate magnitude of each output's evaluation
     precision: int  # bits at which the rounded results were confirmed
     converged: bool  # False: MAX_PREC reached without two evaluations agreeing
 
@@ -47,12 +49,18 @@ def _params_key(params: dict) -> tuple:
 
 
 def element(loss: str, operands: tuple, params: dict, dtype: str, compute: str | None = None) -> Element:
-    """Evaluate one element. `operands` are Python floats (the stored values, exactly).
+    """Evaluate one element. `operands` are Python floats (the stored values, exactly): the loss's
+    operands followed by the element's upstream gradient g. `params` may hold `mean_n`.
 
     `dtype` is the result's format (what values are rounded to); `compute` the format whose unit
     roundoff the error bound uses (default: the same; see `element_mixed` for mixed operands).
     """
-    return _element(loss, tuple(float(o) for o in operands), _params_key(params), dtype, compute or dtype)
+    return _element(loss, _with_g(loss, operands), _params_key(params), dtype, compute or dtype)
+
+
+def _with_g(loss: str, operands) -> tuple:
+    ops = tuple(float(o) for o in operands)
+    return ops + (1.0,) if len(ops) == len(LOSSES[loss].OPERANDS) else ops
 
 
 def least_precise(dtypes) -> str:
@@ -61,15 +69,18 @@ def least_precise(dtypes) -> str:
 
 
 def element_mixed(loss: str, operands: tuple, params: dict, dtype: str, computes: tuple) -> Element:
-    """ALLOW-MIXED: one element whose straightforward evaluation may run in any of `computes`.
+    """ALLOW-MIXED / ALLOW-GRAD-ORDER: one element whose straightforward evaluation may run in any
+    of `computes`, with its derivatives in reverse-mode or local-first order.
 
     The exact values do not depend on the format; each output's bound is the largest finite bound
     over the formats (an unbounded one only where every format is unbounded), and an intermediate
     overflow in any format flags the output, so its straightforward result in each is offered.
     """
-    if len(computes) == 1:
-        return element(loss, operands, params, dtype, computes[0])
-    es = [element(loss, operands, params, dtype, c) for c in computes]
+    ops = _with_g(loss, operands)
+    orders = ("reverse",) if (ops[-1] == 1.0 and params.get("mean_n", 1) == 1) else ("reverse", "local")
+    es = [element(loss, ops, dict(params, order=o), dtype, c) for c in computes for o in orders]
+    if len(es) == 1:
+        return es[0]
     bounds = []
     for k in range(len(es[0].exact)):
         finite = [e.bound[k] for e in es if e.bound[k] == e.bound[k] and e.bound[k] != float("inf")]
@@ -80,6 +91,8 @@ def element_mixed(loss: str, operands: tuple, params: dict, dtype: str, computes
         bound=tuple(bounds),
         overflow=tuple(any(e.overflow[k] or e.bound[k] != e.bound[k] or e.bound[k] == float("inf") for e in es)
                        for k in range(len(bounds))),
+        parts=tuple(max(e.parts[k] for e in es) for k in range(len(bounds))),
+        peak=tuple(max(e.peak[k] for e in es) for k in range(len(bounds))),
         precision=max(e.precision for e in es),
         converged=all(e.converged for e in es),
     )
@@ -111,6 +124,8 @@ def _element(loss: str, operands: tuple, params_key: tuple, dtype: str, compute:
                 exact=tuple(e_out),
                 bound=tuple(a.e for a in t_out),
                 overflow=tuple(a.o for a in t_out),
+                parts=tuple(a.p for a in t_out),
+                peak=tuple(a.m for a in t_out),
                 precision=p1,
                 converged=agree,
             )
@@ -119,7 +134,7 @@ def _element(loss: str, operands: tuple, params_key: tuple, dtype: str, compute:
 
 def naive(loss: str, operands: tuple, params: dict, dtype: str) -> tuple:
     """The straightforward evaluation of every output, each operation rounded to `dtype`."""
-    return _naive(loss, tuple(float(o) for o in operands), _params_key(params), dtype)
+    return _naive(loss, _with_g(loss, operands), _params_key(params), dtype)
 
 
 @lru_cache(maxsize=1 << 16)

@@ -12,8 +12,11 @@ OPERANDS = ("input", "target", "var")
 PARAMS = ("full", "eps")
 
 
-def element(A, x, y, var, *, full: bool, eps: float):
-    """(loss, d/d input, d/d target, d/d var) for one element.
+def element(A, x, y, var, g=None, *, full: bool, eps: float, mean_n: int = 1, order: str = "reverse"):
+    """(loss, g * d/d input, g * d/d target, g * d/d var) for one element.
+
+    `g` is the upstream gradient (divided by `mean_n` under 'mean'); `order` as in
+    poisson.element.
 
     GNLL-CLAMP:  v = max(var, eps), NaN propagates.
     GNLL-VALUE:  0.5 * (log(v) + (x - y)^2 / v)
@@ -21,18 +24,26 @@ def element(A, x, y, var, *, full: bool, eps: float):
     GNLL-GRAD-*: d/dx = (x-y)/v, d/dy = -(x-y)/v, d/dvar = 0.5*(1/v - (x-y)^2/v^2) evaluated at the
                  clamped v and passed straight through the clamp (GNLL-GRAD-VAR-CLAMP).
     """
+    if g is None:
+        g = A.const(1)
+    if mean_n != 1:
+        g = A.div(g, A.const(mean_n))
+    if order == "local":  # ALLOW-GRAD-ORDER (see poisson.element)
+        out = element(A, x, y, var, A.const(1), full=full, eps=eps)
+        return (out[0],) + tuple(d * g for d in out[1:])
     v = A.clamp_min(var, A.const(eps))
     d = x - y
     dd = d * d
     loss = A.const(0.5) * (A.log(v) + A.div(dd, v))
     if full:
         loss = loss + A.const(HALF_LOG_2PI())
-    # chain-rule form, as reverse-mode autodiff evaluates it: d * (1/v). Its straightforward
-    # evaluation overflows where 1/v does (float16 near eps), which SPECIAL-OVERFLOW then admits.
-    d_x = d * A.div(A.const(1), v)
+    gh = A.const(0.5) * g
+    # reverse mode: through the division (gh / v), then the square (times 2d)
+    d_x = A.div(gh, v) * (A.const(2) * d)
     d_y = -d_x
-    # 0.5 * (1/v - (d^2/v)/v): the chain-rule form (no v*v, which underflows in float16 near eps)
-    d_var = A.const(0.5) * (A.div(A.const(1), v) - A.div(A.div(dd, v), v))
+    # d/dv: from log (gh / v) and from the division (-gh * ((dd / v) / v)): no v*v, which
+    # underflows in float16 near eps
+    d_var = A.div(gh, v) - gh * A.div(A.div(dd, v), v)
     return loss, d_x, d_y, d_var
 
 

@@ -14,8 +14,14 @@ OPERANDS = ("input", "target")
 PARAMS = ("log_input", "full", "eps")
 
 
-def element(A, x, t, *, log_input: bool, full: bool, eps: float):
-    """(loss, d loss/d input, d loss/d target) for one element.
+def element(A, x, t, g=None, *, log_input: bool, full: bool, eps: float, mean_n: int = 1, order: str = "reverse"):
+    """(loss, g * d loss/d input, g * d loss/d target) for one element.
+
+    `g` is the upstream gradient of this element (divided by `mean_n` under 'mean'). With
+    order="reverse" the derivatives are written in the order reverse-mode autodiff evaluates them
+    (the upstream factor first, then each local factor); with order="local" the local derivative
+    comes first and is multiplied by the upstream factor last, as an analytic backward does. The
+    two straightforward evaluations overflow and underflow in different places (ALLOW-GRAD-ORDER).
 
     PNLL-VALUE-LOG:   log_input=True  -> exp(x) - t*x          (eps unused)
     PNLL-VALUE-RATE:  log_input=False -> x - t*log(x + eps)    (eps added inside the log)
@@ -24,21 +30,28 @@ def element(A, x, t, *, log_input: bool, full: bool, eps: float):
                       term, and d/dt, are NaN).
     PNLL-GRAD-*:      the mathematical derivatives of the above.
     """
+    if g is None:
+        g = A.const(1)
+    if mean_n != 1:
+        g = A.div(g, A.const(mean_n))  # GRAD-REDUCTION: the mean's backward divides first
+    if order == "local":  # ALLOW-GRAD-ORDER: local derivatives first, the upstream factor last
+        out = element(A, x, t, A.const(1), log_input=log_input, full=full, eps=eps)
+        return (out[0],) + tuple(d * g for d in out[1:])
     if log_input:
         ex = A.exp(x)
         loss = ex - t * x
-        d_x = ex - t
-        d_t = -x
+        d_x = g * ex - g * t
+        d_t = -(g * x)
     else:
         xe = x + A.const(eps)
         lg = A.log(xe)
         loss = x - t * lg
-        d_x = A.const(1) - A.div(t, xe)
-        d_t = -lg
+        d_x = g - A.div(g * t, xe)
+        d_t = -(g * lg)
     if full and not A.le(t, 1):
         lt = A.log(t)
         loss = loss + (t * lt - t + A.const(0.5) * A.log(A.const(2 * pi) * t))
-        d_t = d_t + (lt + A.div(A.const(1), A.const(2) * t))
+        d_t = d_t + (g * lt + A.div(A.const(0.5) * g, t))
     return loss, d_x, d_t
 
 

@@ -268,10 +268,7 @@ CASES = [
 ]
 
 
-FLOAT_VAR_INT_INPUT = pytest.mark.xfail(strict=True, reason=(
-    "GNLL-VAR-FLOAT / DTYPE-INT-VAR: api.expect raises DTYPE-INT-VAR for a Python float var with an integral input "
-    "(the float var is recorded under input's dtype, int64); torch returns float32 values (OBS-260)"))
-XFAIL = {"OBS-260": FLOAT_VAR_INT_INPUT}
+XFAIL = {}  # observations the reference does not yet reproduce (none)
 
 
 @pytest.mark.parametrize("call,observed,warning", [pytest.param(c, o, w, id=i, marks=XFAIL.get(i, ()))

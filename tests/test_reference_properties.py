@@ -136,10 +136,6 @@ def test_sum_and_mean_are_the_exact_sum_of_the_elements(batch):
     assert total.allow[0] > 0 and mean.allow[0] > 0
 
 
-@pytest.mark.xfail(strict=True, reason="REF-EXACT / ALLOW-SUM / ALLOW-MEAN: api.expect forms the reduction's exact "
-                   "value (count * term products, fsum, division by N) at mpmath's ambient working precision, 53 bits "
-                   "by default, not at the elements' precision: the 'exact' float64 sum is itself rounded, and under "
-                   "cancellation it is ulps off")
 @pytest.mark.parametrize("x,t", [
     ([0.5, 1.0, -0.5, 2.0], [1.0, 0.0, 2.0, 3.0]),  # OBS-039..041
     ([0.5, 0.5, 0.5], [1.0, 1.0, 7.0]),  # cancellation: the 'exact' sum is 2.5 float64 ulps off

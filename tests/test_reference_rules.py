@@ -327,11 +327,6 @@ def test_result_dtype_table(a, b):
     assert rules.result_dtype([(b, 1), (a, 1)]) == PROMOTE_TABLE[a][b]
 
 
-@pytest.mark.xfail(strict=True, reason="OBS-237/OBS-238 (cited by DTYPE-PROMOTE/DTYPE-RESULT): torch's Poisson "
-                   "loss evaluates exp(input) (or input + eps) first, so an integer input becomes float32 before it "
-                   "meets a float16/bfloat16 target: the result is float32, not the plain promotion float16/bfloat16 "
-                   "that rules.result_dtype gives (the reverse pairing, float16 input with an integer target, stays "
-                   "float16: OBS-233/234)")
 @pytest.mark.parametrize("a,b", INT_INPUT_HALF_TARGET)
 def test_poisson_integer_input_goes_through_float32(a, b):
     t = np.array([0.0, 3.0]).astype(ml_dtypes.bfloat16 if b == "bfloat16" else b)
@@ -370,9 +365,7 @@ def test_result_dtype_through_expect(a, b):
 
 @pytest.mark.parametrize("x,y,v,want", [
     (np.float16, np.float16, 2.0, "float16"),  # OBS-256: a Python float var takes input's dtype
-    pytest.param(np.int64, np.int64, 2.0, "float32", marks=pytest.mark.xfail(strict=True, reason=(
-        "GNLL-VAR-FLOAT / DTYPE-INT-VAR: api.expect raises DTYPE-INT-VAR for a Python float var with an integral "
-        "input (the float var is recorded under input's dtype, int64); torch returns float32 (OBS-260)"))),
+    (np.int64, np.int64, 2.0, "float32"),  # OBS-260
     (np.float32, np.float32, np.array(2.0), "float64"),  # OBS-264: 0-d var unsqueezed to (1,) is dimensioned
 ])
 def test_gaussian_var_dtype_cases(x, y, v, want):
@@ -477,8 +470,6 @@ def test_poisson_reduction_error_comes_before_bool_argument_error():
     assert exp.error.type == "TypeError"
 
 
-@pytest.mark.xfail(strict=True, reason="GRAD-PRESENT: a Python float var has no gradient; reference.api.expect "
-                   "returns grads['var'] anyway, with shape () but one exact value per element")
 def test_python_float_var_has_no_gradient():
     exp = api.expect(api.Call("gaussian", "functional", {"input": X2, "target": Y2, "var": 2.0},
                               kwargs=dict(reduction="sum"), grad_wrt=("input", "var")))
