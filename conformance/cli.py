@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     sub.add_parser("list", help="list backends")
     m = sub.add_parser("report", help="render pages and the matrix from results JSON files")
-    m.add_argument("results", nargs="+")
+    m.add_argument("results", nargs="+", help="results JSON files, or directories of them")
     m.add_argument("--out", default="reports/index.html")
     return p
 
@@ -104,8 +104,14 @@ def cmd_report(args) -> int:
     sys.path.insert(0, str(ROOT))
     from reports import render
 
+    paths = []
+    for path in args.results:  # a directory stands for every *.json in it
+        p = Path(path)
+        paths += sorted(p.glob("*.json")) if p.is_dir() else [p]
+    if not paths:
+        raise UsageError(f"no results JSON in {', '.join(args.results)}")
     runs = []
-    for path in args.results:
+    for path in paths:
         try:
             runs.append(json.loads(Path(path).read_text(encoding="utf-8")))
         except (OSError, json.JSONDecodeError) as exc:
