@@ -6,17 +6,18 @@ A loss formula is written once (in `poisson.py`, `gaussian.py`) against a small 
 in different algebras answers different questions:
 
 * `Exact`   plain mpmath numbers at the working precision: the exact value (used for the
-            Ziv-style precision check);
-* `Tracked` the exact value together with a first-order running error bound for evaluating the
-            formula straightforwardly in a target format (SPEC: ALLOW-RUNNING-BOUND), and a flag
-            for an intermediate that leaves the format's finite range;
+            Ziv-style precision check); `RawExact` computes the same on mpmath's raw numbers,
+            faster, and is what `elementwise` uses;
+* `Tracked` a first-order running error bound for evaluating the formula straightforwardly in
+            a target format (SPEC: ALLOW-RUNNING-BOUND), with flags for an intermediate that
+            leaves the format's finite range; it needs magnitudes only, carried in binary64;
 * `Naive`   the straightforward evaluation itself, every operation correctly rounded to the target
             format: the IEEE result the spec accepts where an intermediate overflows or the bound
             is unbounded (SPEC: SPECIAL-OVERFLOW).
 
 Special values follow IEEE-754 in every algebra: log of a negative number is NaN, 0*inf is NaN,
 a clamp propagates NaN. The error bound itself is an upper bound computed in binary64 from the
-exact intermediates; it is never compared against, only used as an allowance.
+intermediates' magnitudes; it is never compared against, only used as an allowance.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import math
 
 import mpmath
+from mpmath import libmp as _lm
 from mpmath import mpf
 
 from .floats import Format, to_mpf
@@ -77,6 +79,117 @@ class Exact:
     @staticmethod
     def value(a):
         return a
+
+
+class RawExact:
+    """The `Exact` algebra on mpmath's raw numbers: the same values, several times faster.
+
+    Operands and constants are taken exactly; every operation rounds to `prec` bits (default:
+    mpmath's working precision; constants such as 2*pi are formed at that precision too). The values
+    are mpmath's internal tuples behind a thin wrapper (`_X`) so that the formulas keep their
+    operators without mpf's per-operation context overhead; `value()` returns an mpf.
+    """
+
+    def __init__(self, prec: int | None = None):
+        self._prec = prec  # None: mpmath's working precision at the time of use
+
+    @property
+    def prec(self) -> int:
+        return self._prec or mpmath.mp.prec
+
+    def inp(self, v):
+        return _X(v._mpf_ if isinstance(v, mpf) else _lm.from_float(float(v)), self.prec)
+
+    def const(self, c):
+        key = (c, self.prec)
+        got = _CONSTS.get(key)
+        if got is None:
+            got = _CONSTS[key] = _X((to_mpf(c) if not isinstance(c, mpf) else c)._mpf_, self.prec)
+        return got
+
+    def exp(self, a):
+        return _X(_lm.mpf_exp(a.t, a.p, "n"), a.p)
+
+    def log(self, a):
+        t = a.t
+        if t == _lm.fnan:
+            return _X(_lm.fnan, a.p)
+        try:
+            return _X(_lm.mpf_log(t, a.p, "n"), a.p)
+        except _lm.ComplexResult:  # log of a negative number
+            return _X(_lm.fnan, a.p)
+
+    @staticmethod
+    def div(a, b):
+        return a / b
+
+    def clamp_min(self, a, lo):
+        if a.t == _lm.fnan or lo.t == _lm.fnan:
+            return _X(_lm.fnan, a.p)
+        return a if _lm.mpf_ge(a.t, lo.t) else lo
+
+    @staticmethod
+    def gt(a, b) -> bool:
+        return _lm.mpf_gt(a.t, b.t if isinstance(b, _X) else to_mpf(b)._mpf_)
+
+    @staticmethod
+    def le(a, b) -> bool:
+        if a.t == _lm.fnan:
+            return False
+        return _lm.mpf_le(a.t, b.t if isinstance(b, _X) else to_mpf(b)._mpf_)
+
+    @staticmethod
+    def value(a):
+        return mpmath.mp.make_mpf(a.t)
+
+
+_CONSTS: dict = {}
+
+
+class _X:
+    """A raw mpmath number with its working precision (see `RawExact`)."""
+
+    __slots__ = ("t", "p")
+
+    def __init__(self, t, p):
+        self.t = t
+        self.p = p
+
+    def _o(self, b):
+        return b.t if type(b) is _X else to_mpf(b)._mpf_
+
+    def __add__(self, b):
+        return _X(_lm.mpf_add(self.t, self._o(b), self.p, "n"), self.p)
+
+    __radd__ = __add__
+
+    def __sub__(self, b):
+        return _X(_lm.mpf_sub(self.t, self._o(b), self.p, "n"), self.p)
+
+    def __rsub__(self, b):
+        return _X(_lm.mpf_sub(self._o(b), self.t, self.p, "n"), self.p)
+
+    def __mul__(self, b):
+        return _X(_lm.mpf_mul(self.t, self._o(b), self.p, "n"), self.p)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, b):
+        return _X(_raw_div(self.t, self._o(b), self.p), self.p)
+
+    def __rtruediv__(self, b):
+        return _X(_raw_div(self._o(b), self.t, self.p), self.p)
+
+    def __neg__(self):
+        return _X(_lm.mpf_neg(self.t), self.p)
+
+
+def _raw_div(a, b, prec):
+    if b == _lm.fzero:
+        if a == _lm.fzero or a == _lm.fnan:
+            return _lm.fnan
+        return _lm.finf if _lm.mpf_sign(a) > 0 else _lm.fninf
+    return _lm.mpf_div(a, b, prec, "n")
 
 
 class Naive:
@@ -163,7 +276,14 @@ def _ieee_div(a, b):
 
 
 class Tracked:
-    """Exact values with the running error bound of their straightforward evaluation in `fmt`."""
+    """The running error bound of a formula's straightforward evaluation in `fmt`.
+
+    Only magnitudes enter a first-order bound, so this algebra carries binary64 approximations of
+    the intermediates (`v`), never a reference value: the exact values come from `Exact`. Per
+    intermediate it tracks the bound `e`, whether it left the format's finite range (`o`), the
+    largest magnitude among its additive parts (`p`, for per-path partial sums) and the largest
+    intermediate magnitude so far (`m`, the peak).
+    """
 
     def __init__(self, fmt: Format):
         self.fmt = fmt
@@ -173,124 +293,128 @@ class Tracked:
         self._consts: dict = {}
 
     def inp(self, v):
-        v = to_mpf(v)
-        return TNum(v, 0.0, False, self, _mag(v))
+        v = float(v)
+        a = abs(v)
+        return TNum(v, 0.0, False, self, a, a)
 
     def const(self, c):
-        key = c
-        got = self._consts.get(key)
+        got = self._consts.get(c)
         if got is None:
-            c = to_mpf(c) if not isinstance(c, mpf) else c
-            got = TNum(c, float(abs(c - self.fmt.round(c))), False, self, _mag(c))
-            self._consts[key] = got
+            exact = to_mpf(c) if not isinstance(c, mpf) else c
+            v = float(exact)
+            # ALLOW-CONST: a constant carries the error of its rounding into the format
+            got = TNum(v, float(abs(exact - self.fmt.round(exact))), False, self, abs(v), abs(v))
+            self._consts[c] = got
         return got
 
-    def _make(self, z, e, o, rel=1.0, p=None, operands=()):
-        """A result: propagated bound `e` plus this operation's own rounding (rel*u*|z| + eta).
-
-        `p` is the largest magnitude among the result's additive parts (default |z|): the size
-        a partial sum reaches where autodiff accumulates each part separately (ALLOW-SUM).
-        """
-        fz = abs(float(z))
-        return TNum(z, e + rel * self.u * fz + self.eta, o or fz > self.maxf, self, fz if p is None else p,
-                    max(fz, *(x.m for x in operands)) if operands else fz)
+    def _make(self, z, e, o, rel, p, m):
+        """A result: propagated bound `e` plus this operation's own rounding (rel*u*|z| + eta)."""
+        fz = abs(z)
+        return TNum(z, e + rel * self.u * fz + self.eta, o or fz > self.maxf, self, p if p is not None else fz,
+                    m if m > fz else fz)
 
     def exp(self, a):
-        z = mpmath.exp(a.v)
-        e = abs(float(z)) * math.expm1(a.e) if a.e else 0.0
-        return self._make(z, e, a.o, LIBM_U, operands=(a,))
+        try:
+            z = math.exp(a.v)
+        except OverflowError:
+            z = math.inf
+        e = abs(z) * math.expm1(a.e) if a.e else 0.0
+        return self._make(z, e, a.o, LIBM_U, None, a.m)
 
     def log(self, a):
-        z = _log(a.v)
-        fa = abs(float(a.v))
+        v = a.v
+        z = math.nan if (v != v or v < 0) else (-math.inf if v == 0 else math.log(v))
+        fa = abs(v)
         if a.e == 0.0:
             prop = 0.0
         elif a.e < fa:
             prop = -math.log1p(-a.e / fa)
         else:
             prop = math.inf
-        return self._make(z, prop, a.o, LIBM_U, operands=(a,))
+        return self._make(z, prop, a.o, LIBM_U, None, a.m)
 
     @staticmethod
     def div(a, b):
         return a / b
 
     def clamp_min(self, a, lo):
-        z = _clamp_min(a.v, lo.v)
-        e = max(a.e, lo.e)
-        return TNum(z, e, a.o or lo.o, self, _mag(z), max(a.m, lo.m, _mag(z)))
+        z = math.nan if (a.v != a.v or lo.v != lo.v) else (a.v if a.v >= lo.v else lo.v)
+        return TNum(z, max(a.e, lo.e), a.o or lo.o, self, abs(z), max(a.m, lo.m, abs(z)))
 
     @staticmethod
     def gt(a, b) -> bool:
-        return bool(a.v > (b.v if isinstance(b, TNum) else b))
+        return a.v > (b.v if isinstance(b, TNum) else b)
 
     @staticmethod
     def le(a, b) -> bool:
-        return bool(a.v <= (b.v if isinstance(b, TNum) else b))
+        return a.v <= (b.v if isinstance(b, TNum) else b)
 
     @staticmethod
     def value(a):
         return a.v
 
 
-def _mag(v) -> float:
+def _fmul(a: float, b: float) -> float:
+    return a * b  # IEEE in Python: inf*0 is nan, overflow is inf
+
+
+def _fdiv(a: float, b: float) -> float:
     try:
-        return abs(float(v))
-    except (OverflowError, ValueError):
-        return math.inf
+        return a / b
+    except ZeroDivisionError:
+        if a == 0 or a != a:
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
 
 
 class TNum:
-    """A tracked number: exact value `v`, error bound `e`, overflow flag `o`, part magnitude `p`."""
+    """A tracked intermediate (see `Tracked`)."""
 
     __slots__ = ("v", "e", "o", "c", "p", "m")
 
-    def __init__(self, v, e, o, c, p, m=None):
+    def __init__(self, v, e, o, c, p, m):
         self.v = v
         self.e = e
         self.o = o
         self.c = c
         self.p = p
-        self.m = p if m is None else m  # peak: the largest intermediate magnitude so far
+        self.m = m
 
     def _t(self, b):
         return b if isinstance(b, TNum) else self.c.const(b)
 
     def __add__(self, b):
         b = self._t(b)
-        z = self.v + b.v
-        return self.c._make(z, self.e + b.e, self.o or b.o, p=max(self.p, b.p), operands=(self, b))
+        return self.c._make(self.v + b.v, self.e + b.e, self.o or b.o, 1.0, max(self.p, b.p), max(self.m, b.m))
 
     __radd__ = __add__
 
     def __sub__(self, b):
         b = self._t(b)
-        z = self.v - b.v
-        return self.c._make(z, self.e + b.e, self.o or b.o, p=max(self.p, b.p), operands=(self, b))
+        return self.c._make(self.v - b.v, self.e + b.e, self.o or b.o, 1.0, max(self.p, b.p), max(self.m, b.m))
 
     def __rsub__(self, b):
         return self._t(b) - self
 
     def __mul__(self, b):
         b = self._t(b)
-        z = self.v * b.v
-        fa, fb = abs(float(self.v)), abs(float(b.v))
+        fa, fb = abs(self.v), abs(b.v)
         e = fb * self.e + fa * b.e + self.e * b.e
-        return self.c._make(z, e, self.o or b.o, p=max(fa * b.p, self.p * fb), operands=(self, b))
+        return self.c._make(_fmul(self.v, b.v), e, self.o or b.o, 1.0, max(fa * b.p, self.p * fb), max(self.m, b.m))
 
     __rmul__ = __mul__
 
     def __truediv__(self, b):
         b = self._t(b)
-        z = _ieee_div(self.v, b.v)
-        fb = abs(float(b.v))
+        z = _fdiv(self.v, b.v)
+        fb = abs(b.v)
         if b.e == 0.0 and self.e == 0.0:
             e = 0.0
         elif b.e < fb:
-            e = (self.e + abs(float(z)) * b.e) / (fb - b.e)
+            e = (self.e + abs(z) * b.e) / (fb - b.e)
         else:
             e = math.inf
-        return self.c._make(z, e, self.o or b.o, p=self.p / fb if fb else _mag(z), operands=(self, b))
+        return self.c._make(z, e, self.o or b.o, 1.0, _fdiv(self.p, fb) if fb else abs(z), max(self.m, b.m))
 
     def __rtruediv__(self, b):
         return self._t(b) / self

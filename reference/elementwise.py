@@ -14,17 +14,17 @@ from functools import lru_cache
 import mpmath
 
 from . import gaussian, poisson
-from .algebra import Exact, Naive, Tracked
+from .algebra import Naive, RawExact, Tracked
 from .floats import FORMATS, Format
 
 LOSSES = {"poisson": poisson, "gaussian": gaussian}
 
-# Ziv-style loop: evaluate at p1 (tracked) and p2 = p1 + GUARD (exact); accept when every output
-# rounds to the same value in the target format at both, else double p1 (up to MAX_PREC bits).
+# Ziv-style loop: evaluate exactly at p1 and at p2 = p1 + GUARD bits; accept (and keep the p2
+# values) when every output rounds to the same value in the target format at both, else double p1
+# (up to MAX_PREC bits). The error bound comes from one Tracked evaluation (magnitudes only).
 GUARD = 32
 MAX_PREC = 4096
 
-_EXACT = Exact()
 _TRACKED = {name: Tracked(f) for name, f in FORMATS.items()}
 
 
@@ -112,24 +112,28 @@ def _element(loss: str, operands: tuple, params_key: tuple, dtype: str, compute:
     fmt: Format = FORMATS[dtype]
     tracked = _tracked(compute)
     p1 = max(64, 2 * fmt.p + 16)
+    t_out = mod.element(tracked, *(tracked.inp(o) for o in operands), **params)  # binary64 magnitudes
     while True:
-        with mpmath.workprec(p1):
-            t_out = mod.element(tracked, *(tracked.inp(o) for o in operands), **params)
-        with mpmath.workprec(p1 + GUARD):
-            e_out = mod.element(_EXACT, *(_EXACT.inp(o) for o in operands), **params)
-        agree = all(_same(fmt.round(a.v), fmt.round(b)) for a, b in zip(t_out, e_out))
+        lo, hi = _exact(mod, operands, params, p1), _exact(mod, operands, params, p1 + GUARD)
+        agree = all(_same(fmt.round(a), fmt.round(b)) for a, b in zip(lo, hi))
         if agree or p1 >= MAX_PREC:
             return Element(
                 outputs=("loss",) + mod.OPERANDS,
-                exact=tuple(e_out),
+                exact=tuple(hi),
                 bound=tuple(a.e for a in t_out),
                 overflow=tuple(a.o for a in t_out),
                 parts=tuple(a.p for a in t_out),
                 peak=tuple(a.m for a in t_out),
-                precision=p1,
+                precision=p1 + GUARD,
                 converged=agree,
             )
         p1 *= 2
+
+
+def _exact(mod, operands, params, prec) -> list:
+    with mpmath.workprec(prec):  # the formula's constants (2*pi, log(2*pi)/2) at this precision too
+        alg = RawExact(prec)
+        return [alg.value(v) for v in mod.element(alg, *(alg.inp(o) for o in operands), **params)]
 
 
 def naive(loss: str, operands: tuple, params: dict, dtype: str) -> tuple:

@@ -31,8 +31,9 @@ _VALID = ("none", "mean", "sum")
 # ------------------------------------------------------------------------------------------------
 def _sequential_sum(loss):
     """Left-to-right accumulation in the loss's own dtype (a Python loop, as a hand-written kernel)."""
-    total = torch.zeros((), dtype=loss.dtype)
-    for v in loss.reshape(-1):
+    flat = loss.reshape(-1)
+    total = flat[:0].sum()  # an empty sum: a zero of the loss's dtype, on the autograd graph
+    for v in flat:
         total = total + v
     return total
 

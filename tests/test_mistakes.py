@@ -1,0 +1,393 @@
+"""The suite catches realistic mistakes and raises no false alarm.
+
+Every candidate of tests/mistakes/candidates.py is run through the real command line,
+`python -m conformance run --backend torch --poisson-fn/--gaussian-fn tests/mistakes/candidates.py:NAME`,
+and its results JSON is checked:
+
+* correct candidates (from scratch, or wrapping torch) exit 0; a torch wrapper, run with torch's
+  expectations file, gets the same status on every check as `--backend torch` itself;
+* each mistake exits 1, and its results hold a FAIL or ERROR naming the check and the clause the
+  mistake violates, with a small minimal counterexample and a repro snippet that loads the candidate.
+
+Runtime. A failing hypothesis check costs 5-40 s of shrinking, so a mistake run over a whole loss
+takes minutes. Each mistake run is therefore narrowed, besides `--loss`/`--dtype`, to the checks
+its expectation is about, with a pytest `-k` expression handed to the suite's child pytest through
+PYTEST_ADDOPTS (the CLI has no check filter of its own). Correct candidates run unnarrowed: that is
+where a false alarm would show. All runs this session needs are started together on a small thread
+pool (one subprocess per core), longest first, and each test waits for its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch", reason="torch is not importable: the candidates are torch functions")
+
+pytestmark = [pytest.mark.slow, pytest.mark.torch]
+
+ROOT = Path(__file__).resolve().parent.parent
+CANDIDATES = "tests/mistakes/candidates.py"
+TORCH_EXPECTATIONS = "expectations/torch.toml"
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+RUN_TIMEOUT = 900  # seconds for one CLI run (a safety net; the slowest takes about 40 s)
+BAD = ("FAIL", "ERROR", "CRASH", "TIMEOUT", "XPASS")
+
+
+# --- the catalogue ---------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Expect:
+    """A FAIL/ERROR record the run must contain."""
+
+    check: str  # substring of the check id
+    clauses: tuple = ()  # the record's clause is one of these (empty: any)
+    status: tuple = ("FAIL",)
+    small: bool = False  # the minimal counterexample has at most MAX_SMALL elements per operand
+    where: object = None  # predicate on failure["call"] (the counterexample): what makes it one
+    got: str | None = None  # substring of failure["got"]
+
+
+MAX_SMALL = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    name: str  # the function in candidates.py
+    loss: str  # "poisson" | "gaussian": which --*-fn flag and --loss
+    exit: int  # expected exit code
+    args: tuple = ()  # extra CLI arguments
+    select: str | None = None  # -k expression for the child pytest (runtime only; see module docstring)
+    expect: tuple = ()  # Expect entries (mistakes)
+    same_as_torch: bool = False  # compare every record's status with a --backend torch run
+    suite_bug: str | None = None  # known suite bug that makes this case fail (strict xfail)
+    cost: float = 10.0  # rough seconds, to start the longest runs first
+
+    @property
+    def id(self):
+        level = self.args[self.args.index("--level") + 1] if "--level" in self.args else None
+        return self.name + (f"@{level}" if level else "")
+
+
+def _vals(call, name):
+    op = call["operands"].get(name) or {}
+    return [float(v) for v in op.get("values", [])]
+
+
+def _kw(call):
+    return call.get("kwargs") or {}
+
+
+def _legacy_int_zero(call):
+    """size_average or reduce given as the int 0 (JSON 0, not false): falsy, but not `False`."""
+    return any(type(_kw(call).get(k)) is int and _kw(call)[k] == 0 for k in ("size_average", "reduce"))
+
+
+def _legacy_with_explicit_reduction(call):
+    kw = _kw(call)
+    return ("size_average" in kw or "reduce" in kw) and kw.get("reduction") != "mean"
+
+
+def _mean_over_more_than_first_dim(call):
+    """A 'mean' whose element count N differs from input.shape[0] (the batch size)."""
+    import numpy as np
+
+    shapes = [tuple(call["operands"][k]["shape"]) for k in ("input", "target")]
+    n = int(np.prod(np.broadcast_shapes(*shapes)))
+    return _kw(call).get("reduction") == "mean" and (not shapes[0] or shapes[0][0] != n)
+
+
+ERR_MESSAGE_BUG = ("suite bug: conformance/checking.py judges exception types and texts under clause ids "
+                   "'ERR-TYPE' and 'ERR-MESSAGE', which SPEC.md does not define (it has ERR-TYPES and "
+                   "ERR-MESSAGES, both [strict]); specindex.level_of() maps unknown ids to 'core', so an "
+                   "exception's message is compared at every level and a wrong message fails at api")
+
+CASES = [
+    # --- correct: no false alarm -----------------------------------------------------------------
+    Case("poisson_correct", "poisson", 0, cost=40),
+    Case("gaussian_correct", "gaussian", 0, cost=40),
+    Case("poisson_wraps_torch", "poisson", 0, ("--expectations", TORCH_EXPECTATIONS), same_as_torch=True, cost=40),
+    Case("gaussian_wraps_torch", "gaussian", 0, ("--expectations", TORCH_EXPECTATIONS), same_as_torch=True, cost=40),
+    # --- Poisson mistakes ------------------------------------------------------------------------
+    Case("poisson_stirling_mask_lt", "poisson", 1, ("--dtype", "float32"),
+         select="test_poisson_values or test_poisson_edge_values", cost=12,
+         expect=(Expect("poisson.values[", ("PNLL-STIRLING-MASK",), small=True,
+                        where=lambda c: _kw(c).get("full") is True and 1.0 in _vals(c, "target")),
+                 Expect("poisson.edge_values[", ("PNLL-STIRLING-MASK",)))),
+    Case("poisson_log_plus_eps", "poisson", 1, ("--dtype", "float32"), select="test_poisson_values", cost=8,
+         expect=(Expect("poisson.values[log_input=False,full=False", ("PNLL-VALUE-RATE",), small=True,
+                        where=lambda c: _kw(c).get("log_input") is False),)),
+    Case("poisson_eps_clamp", "poisson", 1, ("--dtype", "float32"), select="test_poisson_values", cost=16,
+         expect=(Expect("poisson.values[log_input=False,full=False", ("PNLL-VALUE-RATE",), small=True,
+                        where=lambda c: _kw(c).get("log_input") is False),)),
+    Case("poisson_stirling_no_half_log", "poisson", 1, ("--dtype", "float32"), select="test_poisson_values",
+         cost=12, expect=(Expect("poisson.values[", ("PNLL-STIRLING",), small=True,
+                                 where=lambda c: any(t > 1 for t in _vals(c, "target"))),)),
+    Case("poisson_ignores_full", "poisson", 1, ("--dtype", "float32"), select="test_poisson_values", cost=12,
+         expect=(Expect("poisson.values[", ("PNLL-STIRLING",), small=True,
+                        where=lambda c: _kw(c).get("full") is True and any(t > 1 for t in _vals(c, "target"))),)),
+    Case("poisson_mean_over_batch", "poisson", 1, ("--dtype", "float32"), select="test_poisson_reductions",
+         cost=10, expect=(Expect("poisson.reductions[", ("RED-MEAN",), small=True,
+                                 where=_mean_over_more_than_first_dim),)),
+    Case("poisson_legacy_no_override", "poisson", 1, ("--dtype", "float32"), select="test_poisson_legacy", cost=5,
+         expect=(Expect("poisson.legacy[reduction=sum", ("LEGACY-OVERRIDE",), small=True,
+                        where=_legacy_with_explicit_reduction),
+                 Expect("poisson.legacy[reduction=bogus", status=("ERROR",), where=_legacy_with_explicit_reduction,
+                        got="is not a valid value for reduction"))),
+    Case("poisson_legacy_is_false", "poisson", 1, ("--dtype", "float32"), select="test_poisson_legacy", cost=5,
+         expect=(Expect("poisson.legacy[", ("LEGACY-MAP", "LEGACY-OVERRIDE", "SHAPE-OUTPUT"), small=True,
+                        where=_legacy_int_zero),)),
+    Case("poisson_float32_compute", "poisson", 1, ("--dtype", "float64"), select="test_poisson_values", cost=14,
+         expect=(Expect("poisson.values[log_input=True,full=False,float64]", ("PNLL-VALUE-LOG",), small=True),
+                 Expect("poisson.values[log_input=False,full=False,float64]", ("PNLL-VALUE-RATE",), small=True))),
+    Case("poisson_sequential_sum", "poisson", 1, ("--dtype", "float32"), select="test_reductions", cost=12,
+         expect=(Expect("poisson.large_reduction[reduction=sum,float32]", ("RED-ACCURACY",)),
+                 Expect("poisson.large_reduction[reduction=mean,float32]", ("RED-ACCURACY",)))),
+    Case("poisson_view_flatten", "poisson", 1, ("--dtype", "float32"), select="test_poisson_layouts and expanded",
+         cost=22, expect=(Expect("poisson.layouts[layout=expanded,float32]", status=("ERROR",), small=True,
+                                 got="view"),)),
+    Case("poisson_detached_target", "poisson", 1, ("--dtype", "float32"), select="test_poisson_defaults", cost=5,
+         expect=(Expect("poisson.defaults[form=functional]", ("GRAD-PRESENT",), small=True,
+                        where=lambda c: "target" in c["grad_wrt"]),)),
+    Case("poisson_keeps_input_dtype", "poisson", 1, ("--dtype", "float32"), select="promotion", cost=5,
+         expect=(Expect("poisson.promotion[pair=int64+int64]", ("DTYPE-RESULT",), small=True, got="int64"),
+                 Expect("poisson.promotion[pair=float32+float64]", ("DTYPE-RESULT",), small=True, got="float32"))),
+    # --- Gaussian mistakes -----------------------------------------------------------------------
+    Case("gaussian_differentiable_clamp", "gaussian", 1, ("--dtype", "float32"),
+         select="test_gaussian_gradients and False-none-float32", cost=22,
+         expect=(Expect("gaussian.gradients[full=False,reduction=none,float32]",
+                        ("GNLL-GRAD-VAR-CLAMP", "GNLL-GRAD-VAR"), small=True, got="0.0",
+                        where=lambda c: any(v < 1e-6 for v in _vals(c, "var"))),)),
+    Case("gaussian_var_plus_eps", "gaussian", 1, ("--dtype", "float32"),
+         select="test_gaussian_values or test_gaussian_edge_values", cost=8,
+         expect=(Expect("gaussian.values[full=False,float32]", ("GNLL-VALUE",), small=True),
+                 Expect("gaussian.edge_values[full=False,float32]", ("GNLL-CLAMP",)))),
+    Case("gaussian_var_per_column", "gaussian", 1, ("--dtype", "float32"), select="square_var_per_row", cost=5,
+         expect=(Expect("gaussian.square_var_per_row[float32]", ("GNLL-VAR-UNSQUEEZE",)),)),
+    Case("gaussian_no_negative_check", "gaussian", 1, ("--dtype", "float32"), select="test_gaussian_negative_var",
+         cost=5, expect=(Expect("gaussian.negative_var[form=functional]", ("GNLL-VAR-NONNEG",), small=True,
+                                where=lambda c: any(v < 0 for v in _vals(c, "var"))
+                                or c["operands"]["var"].get("python", "").startswith("-")),)),
+    Case("gaussian_wrong_message", "gaussian", 1, ("--dtype", "float32", "--level", "strict"),
+         select="test_gaussian_negative_var", cost=5,
+         expect=(Expect("gaussian.negative_var[form=functional]", ("ERR-MESSAGES", "ERR-MESSAGE"), small=True,
+                        got="var must be non-negative"),)),
+    Case("gaussian_wrong_message", "gaussian", 0, ("--dtype", "float32", "--level", "api"),
+         select="test_gaussian_negative_var", cost=5, suite_bug=ERR_MESSAGE_BUG),
+    Case("gaussian_full_log_2pi", "gaussian", 1, ("--dtype", "float32"), select="test_gaussian_values", cost=8,
+         expect=(Expect("gaussian.values[full=True,float32]", ("GNLL-FULL",), small=True,
+                        where=lambda c: _kw(c).get("full") is True),)),
+]
+
+
+# --- running the CLI -----------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class RunKey:
+    loss: str
+    fn: str | None  # candidate name, or None for --backend torch itself
+    args: tuple = ()
+    select: str | None = None
+
+
+@dataclasses.dataclass
+class RunResult:
+    key: RunKey
+    cmd: list
+    returncode: int
+    stdout: str
+    stderr: str
+    results: dict | None
+
+    def describe(self) -> str:
+        return (f"$ {' '.join(self.cmd)}\nexit {self.returncode}\n--- stdout\n{self.stdout[-3000:]}\n"
+                f"--- stderr\n{self.stderr[-3000:]}")
+
+
+def run_key(case: Case) -> RunKey:
+    return RunKey(case.loss, case.name, case.args, case.select)
+
+
+def torch_key(case: Case) -> RunKey:
+    """The same selection on --backend torch itself, at the user functions' level (api)."""
+    return RunKey(case.loss, None, case.args + ("--level", "api"), case.select)
+
+
+class Runner:
+    def __init__(self, outdir: Path, workers: int):
+        self.outdir = outdir
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lossconform-run")
+        self.futures = {}
+        self.lock = threading.Lock()
+        self.procs = set()
+
+    def submit(self, key: RunKey):
+        with self.lock:
+            if key not in self.futures:
+                self.futures[key] = self.pool.submit(self._run, key)
+            return self.futures[key]
+
+    def get(self, key: RunKey) -> RunResult:
+        return self.submit(key).result()
+
+    def _run(self, key: RunKey) -> RunResult:
+        tag = hashlib.sha1(repr(key).encode()).hexdigest()[:12]
+        out = self.outdir / f"{key.fn or 'torch'}-{key.loss}-{tag}.json"
+        cmd = [sys.executable, "-m", "conformance", "run", "--backend", "torch", "--loss", key.loss,
+               "--profile", "quick", "--quiet", "--json", str(out)]
+        if key.fn:
+            cmd += [f"--{key.loss}-fn", f"{CANDIDATES}:{key.fn}"]
+        cmd += list(key.args)
+        env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+        if key.select:
+            env["PYTEST_ADDOPTS"] = f"-k '{key.select}'"
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with self.lock:
+            self.procs.add(proc)
+        try:
+            stdout, stderr = proc.communicate(timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+        finally:
+            with self.lock:
+                self.procs.discard(proc)
+        results = json.loads(out.read_text(encoding="utf-8")) if out.exists() else None
+        return RunResult(key, cmd, proc.returncode, stdout, stderr, results)
+
+    def close(self):
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        with self.lock:
+            for p in list(self.procs):
+                p.kill()
+
+
+@pytest.fixture(scope="module")
+def runner(request, tmp_path_factory):
+    r = Runner(tmp_path_factory.mktemp("mistakes"), WORKERS)
+    # start every run the selected tests of this module need, the longest first
+    here = sys.modules[__name__]
+    wanted = []
+    for item in request.session.items:
+        case = getattr(getattr(item, "callspec", None), "params", {}).get("case")
+        if getattr(item, "module", None) is here and isinstance(case, Case):
+            wanted.append((case.cost, run_key(case)))
+            if case.same_as_torch:
+                wanted.append((case.cost, torch_key(case)))
+    for _, key in sorted(wanted, key=lambda w: -w[0]):
+        r.submit(key)
+    yield r
+    r.close()
+
+
+# --- checks --------------------------------------------------------------------------------------
+class KnownSuiteBug(AssertionError):
+    """Raised where a case fails exactly as a known suite bug predicts (strict xfail)."""
+
+
+def _params():
+    out = []
+    for c in CASES:
+        marks = [pytest.mark.xfail(raises=KnownSuiteBug, strict=True, reason=c.suite_bug)] if c.suite_bug else []
+        out.append(pytest.param(c, id=c.id, marks=marks))
+    return out
+
+
+def _bad(results):
+    return [r for r in results["records"] if r["status"] in BAD]
+
+
+def _summary(results) -> str:
+    lines = [f"verdict {results['verdict']}, summary {results['summary']}, problems {results['problems']}"]
+    for r in _bad(results)[:30]:
+        lines.append(f"  {r['status']} {r['check']} [{r['clause']}] {(r['message'] or '')[:150]}")
+    return "\n".join(lines)
+
+
+def _operand_sizes(call) -> dict:
+    return {k: (len(v["values"]) if "values" in v else 1) for k, v in call["operands"].items()}
+
+
+def _check_expect(case: Case, e: Expect, results):
+    def matches(r):
+        return (r["status"] in e.status and e.check in r["check"]
+                and (not e.clauses or r["clause"] in e.clauses))
+
+    hits = [r for r in results["records"] if matches(r)]
+    assert hits, (f"{case.name}: no {'/'.join(e.status)} record for {e.check!r} under {e.clauses}\n"
+                  + _summary(results))
+    for r in hits:
+        f = r.get("failure")
+        assert f, f"{r['check']}: a {r['status']} record without its failure: {r}"
+        call = f.get("call")
+        assert call and call.get("loss") == case.loss, f"{r['check']}: no counterexample call: {f}"
+        if e.small:
+            sizes = _operand_sizes(call)
+            assert all(n <= MAX_SMALL for n in sizes.values()), f"{r['check']}: counterexample not minimal: {sizes}"
+        if e.where is not None:
+            assert e.where(call), f"{r['check']}: the counterexample does not show the mistake: {call}"
+        if e.got is not None:
+            assert e.got in str(f.get("got")), f"{r['check']}: got {f.get('got')!r}, wanted {e.got!r} in it"
+        repro = f.get("repro") or ""
+        assert repro.strip(), f"{r['check']}: empty repro"
+        assert case.name in repro and "candidates.py" in repro, f"{r['check']}: repro does not load the candidate:\n{repro}"
+
+
+def _compare_with_torch(case: Case, mine, ref):
+    """Every check has the status --backend torch gets, except NA where a user function cannot
+    express the check (module form, or the other loss inside an `any.*` check)."""
+    a = {r["check"]: r for r in mine["records"]}
+    b = {r["check"]: r for r in ref["records"]}
+    assert set(a) == set(b), f"different checks ran: only mine {sorted(set(a) - set(b))}, only torch {sorted(set(b) - set(a))}"
+    diffs = []
+    for cid, r in a.items():
+        s, t = r["status"], b[cid]["status"]
+        if s == t:
+            continue
+        if s == "NA" and t in ("PASS", "XFAIL", "NA") and (
+                "no module form" in (r["reason"] or "") or "does not provide the" in (r["reason"] or "")):
+            continue
+        diffs.append(f"{cid}: {s} with the wrapper, {t} with --backend torch ({r['message'] or r['reason']})")
+    assert not diffs, "verdicts differ from --backend torch:\n" + "\n".join(diffs)
+
+
+@pytest.mark.parametrize("case", _params())
+def test_candidate(case: Case, runner):
+    res = runner.get(run_key(case))
+    assert res.results is not None, "no results JSON\n" + res.describe()
+    results = res.results
+    env = results["environment"]
+    assert env[f"{case.loss}_fn"] == f"{CANDIDATES}:{case.name}"
+    assert res.returncode == results["exit_code"], res.describe()
+
+    if case.suite_bug:
+        bad = _bad(results)
+        if res.returncode != case.exit and bad and all(r["clause"] in ("ERR-MESSAGE", "ERR-TYPE") for r in bad):
+            raise KnownSuiteBug(case.suite_bug + "\n" + _summary(results))
+
+    assert res.returncode == case.exit, f"{case.name}: exit {res.returncode}, expected {case.exit}\n" + _summary(results)
+    assert not results["problems"], results["problems"]
+    if case.exit == 0:
+        assert results["verdict"] == "conformant"
+        assert not _bad(results), _summary(results)
+        assert results["summary"]["PASS"] > 0
+    else:
+        assert results["verdict"] == "nonconformant"
+        for e in case.expect:
+            _check_expect(case, e, results)
+
+    if case.name == "poisson_correct":
+        # the from-scratch candidate is right where torch is not (PNLL-GRAD-STIRLING-MASK): those pass
+        grads = [r for r in results["records"] if r["check"].startswith("poisson.gradients[") and "full=True" in r["check"]]
+        assert grads and all(r["status"] == "PASS" for r in grads), _summary(results)
+    if case.same_as_torch:
+        ref = runner.get(torch_key(case))
+        assert ref.results is not None, "no results JSON from the torch run\n" + ref.describe()
+        _compare_with_torch(case, results, ref.results)
