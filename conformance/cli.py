@@ -256,20 +256,25 @@ def _run_children(args, workdir: Path, progress) -> tuple[list, list]:
             seen = 0
             current, since = None, time.monotonic()
             timed_out = False
-            while child.poll() is None:
-                time.sleep(0.2)
-                events = _read_events(jsonl)
-                for ev in events[seen:]:
-                    if ev.get("event") == "start":
-                        current, since = ev, time.monotonic()
-                    elif ev.get("event") == "record":
-                        current = None
-                        progress(ev)
-                seen = len(events)
-                if current is not None and time.monotonic() - since > args.timeout:
-                    timed_out = True
-                    _kill(child)
-                    break
+            try:
+                while child.poll() is None:
+                    time.sleep(0.2)
+                    events = _read_events(jsonl)
+                    for ev in events[seen:]:
+                        if ev.get("event") == "start":
+                            current, since = ev, time.monotonic()
+                        elif ev.get("event") == "record":
+                            current = None
+                            progress(ev)
+                    seen = len(events)
+                    if current is not None and time.monotonic() - since > args.timeout:
+                        timed_out = True
+                        _kill(child)
+                        break
+            except BaseException:
+                # the child runs in its own session, so Ctrl-C does not reach it: stop it here
+                _kill(child)
+                raise
             rc = child.wait()
         events = _read_events(jsonl)
         for ev in events[seen:]:
