@@ -60,7 +60,7 @@ LOSS_ORDER = ("poisson", "gaussian")
 DTYPE_ORDER = ("float16", "bfloat16", "float32", "float64")
 DEFAULT_AXES = {"poisson": ("input", "target"), "gaussian": ("input - target", "var")}
 TOP_KEYS = ("schema", "schema_version", "environment", "verdict", "exit_code", "summary",
-            "stale_expectations", "records", "accuracy", "_page")
+            "stale_expectations", "records", "accuracy", "_page", "problems")
 
 MAX_TEXT = 20000  # characters of one untrusted text field shown on a page
 MAX_VALUES = 64  # tensor elements shown per operand
@@ -656,6 +656,8 @@ def _run_model(results) -> dict:
     verdict_class = {"conformant": "v-ok", "nonconformant": "v-bad", "unavailable": "v-na",
                      "error": "v-err"}.get(verdict if isinstance(verdict, str) else "", "v-unknown")
     extra_top = [(_text(k, 100), _text(v, 4000)) for k, v in results.items() if k not in TOP_KEYS]
+    raw_problems = results.get("problems")
+    problems = [_text(p, 4000) for p in raw_problems] if isinstance(raw_problems, list) else []
 
     title_bits = [backend] + [b for b in (version, device) if b]
     return {
@@ -663,7 +665,7 @@ def _run_model(results) -> dict:
         "backend": backend, "version": version, "device": device,
         "verdict": verdict_t, "verdict_class": verdict_class,
         "exit_code": _text(results.get("exit_code"), 100),
-        "env": _env_view(env), "notes": notes, "extra_top": extra_top,
+        "env": _env_view(env), "notes": notes, "extra_top": extra_top, "problems": problems,
         "summary": summary, "n_records": len(records),
         "cols": cols, "chapter_rows": chapter_rows, "totals": totals,
         "clauses": clauses, "failures": failures, "xpass": xpass, "xfail": xfail,
