@@ -146,13 +146,13 @@ def conform(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=Non
                 p["got"] = "returned " + _describe(out)
                 chk.fail(p)
             return exp
-        if chk.counts("ERR-TYPE") and out.raised.type != e.type and chk.counts(e.clause):
-            # the exception type is part of the API level; its text is strict
-            p = _base(chk, call, out, "ERR-TYPE", "error", f"expected {e.type}, got {out.raised.type}")
+        if out.raised.type != e.type and chk.counts("ERR-TYPES") and chk.counts(e.clause):
+            p = _base(chk, call, out, "ERR-TYPES", "error", f"expected {e.type}, got {out.raised.type}")
             p["expected"], p["got"] = e.type, _raised_text(out.raised)
             chk.fail(p)
-        elif e.message is not None and chk.counts("ERR-MESSAGE") and out.raised.message != e.message:
-            p = _base(chk, call, out, "ERR-MESSAGE", "error", "the exception's message differs from PyTorch's")
+        elif e.message is not None and chk.counts(e.message_clause or "ERR-MESSAGES") and out.raised.message != e.message:
+            p = _base(chk, call, out, e.message_clause or "ERR-MESSAGES", "error",
+                      "the exception's message differs from PyTorch's")
             p["expected"], p["got"] = f"{e.type}: {e.message}", _raised_text(out.raised)
             chk.fail(p)
         if when_ok and call.form == "module" and out.raised.where != e.when:
@@ -217,8 +217,8 @@ def _check_warnings(chk, call, exp, out) -> None:
             p["expected"], p["got"] = f"{cat}: {msg}", "; ".join(f"{c}: {m}" for c, m, _ in got) or "no warning"
             chk.fail(p)
             continue
-        if chk.counts("LEGACY-WARN-TEXT") and not any(g[1] == msg for g in same_cat):
-            p = _base(chk, call, out, "LEGACY-WARN-TEXT", "warning", "the deprecation warning's text differs")
+        if not any(g[1] == msg for g in same_cat):
+            p = _base(chk, call, out, clause, "warning", "the deprecation warning's text differs")
             p["expected"], p["got"] = f"{cat}: {msg}", "; ".join(f"{c}: {m}" for c, m, _ in same_cat)
             chk.fail(p)
         if call.form == "module" and chk.counts("LEGACY-MODULE-WARN-ONCE"):
