@@ -28,6 +28,7 @@ import ml_dtypes
 import numpy as np
 
 from .base import Adapter, Capabilities, Outcome, Raised, array_literal, layout_view
+from .userfn import import_lines
 
 OPERANDS = {"poisson": ("input", "target"), "gaussian": ("input", "target", "var")}
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -360,14 +361,7 @@ class NumpyAdapter(Adapter):
         lines = ["import sys", "import numpy as np", "import ml_dtypes", f"sys.path.insert(0, {REPO_ROOT!r})"]
         user = call.loss in self.user_fns
         if user:
-            mod, _, attr = self.user_specs.get(call.loss, "?:?").rpartition(":")
-            if mod.endswith(".py"):
-                lines += ["import importlib.util",
-                          f"_spec = importlib.util.spec_from_file_location('candidate', {mod!r})",
-                          "_mod = importlib.util.module_from_spec(_spec); _spec.loader.exec_module(_mod)",
-                          f"loss_fn = _mod.{attr}"]
-            else:
-                lines.append(f"from {mod} import {attr} as loss_fn")
+            lines += import_lines(self.user_specs.get(call.loss, "?:?"))
         elif call.form == "module":
             lines.append(f"from adapters.numpy_backend import {MODULE[call.loss].__name__}")
         else:

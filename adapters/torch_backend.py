@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from .base import Adapter, Capabilities, Outcome, Raised, array_literal, layout_view
+from .userfn import import_lines
 
 OPERANDS = {"poisson": ("input", "target"), "gaussian": ("input", "target", "var")}
 FUNCTIONAL = {"poisson": "poisson_nll_loss", "gaussian": "gaussian_nll_loss"}
@@ -157,15 +158,7 @@ class TorchAdapter(Adapter):
     def repro(self, call) -> str:
         lines = ["import torch"]
         if call.loss in self.user_fns:
-            spec = self.user_specs.get(call.loss, "?")
-            mod, _, attr = spec.rpartition(":")
-            if mod.endswith(".py"):
-                lines += ["import importlib.util",
-                          f"_spec = importlib.util.spec_from_file_location('candidate', {mod!r})",
-                          "_mod = importlib.util.module_from_spec(_spec); _spec.loader.exec_module(_mod)",
-                          f"loss_fn = _mod.{attr}"]
-            else:
-                lines += [f"from {mod} import {attr} as loss_fn"]
+            lines += import_lines(self.user_specs.get(call.loss, "?:?"))
         dev = f", device={self.device!r}" if self.device != "cpu" else ""
         names = []
         for name in OPERANDS[call.loss]:

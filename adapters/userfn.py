@@ -40,3 +40,14 @@ def load_user_function(spec: str):
     if not callable(fn):
         raise UserFunctionError(f"{spec!r} is not callable")
     return fn
+
+
+def import_lines(spec: str) -> list[str]:
+    """Lines of a reproduction snippet that bind the user's function to `loss_fn`."""
+    mod, _, attr = spec.rpartition(":")
+    if mod.endswith(".py") or os.sep in mod:
+        return ["import importlib.util",
+                f"_spec = importlib.util.spec_from_file_location('candidate', {os.path.abspath(mod)!r})",
+                "_mod = importlib.util.module_from_spec(_spec); _spec.loader.exec_module(_mod)",
+                f"loss_fn = _mod.{attr}"]
+    return [f"from {mod} import {attr} as loss_fn"]
