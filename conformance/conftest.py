@@ -114,7 +114,8 @@ def check_id(item) -> tuple[str, str | None, str]:
     fn = item.function.__name__[len("test_"):]
     loss, _, rest = fn.partition("_")
     if loss not in ("poisson", "gaussian"):
-        loss, rest = None, fn
+        loss = None
+        rest = rest if fn.startswith("any_") else fn
     chapter = item.module.__name__.rsplit(".", 1)[-1][len("test_"):]
     params = getattr(getattr(item, "callspec", None), "params", {})
     order = [p for p in inspect.signature(item.function).parameters if p in params]

@@ -90,12 +90,19 @@ def test_gaussian_target_broadcasting(chk, dtype, data):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
-def test_any_zero_dim(chk, reduction, dtype):
+def test_poisson_zero_dim(chk, reduction, dtype):
     """SHAPE-ZERO-DIM: 0-d operands work; output is 0-d for every reduction."""
     chk.clause = "SHAPE-ZERO-DIM"
     x, t = np.array(0.5, dtype=dtype), np.array(3.0, dtype=dtype)
     conform(chk, poisson_call(x, t, True, True, None, kwargs={"reduction": reduction}, grad_wrt=("input", "target")),
             value_clause="SHAPE-ZERO-DIM", grad_clause=lambda name: "SHAPE-ZERO-DIM")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_gaussian_zero_dim(chk, reduction, dtype):
+    chk.clause = "SHAPE-ZERO-DIM"
+    x, t = np.array(0.5, dtype=dtype), np.array(3.0, dtype=dtype)
     conform(chk, gaussian_call(x, t, np.array(2.0, dtype=dtype), False, None, kwargs={"reduction": reduction},
                                grad_wrt=("input", "var")),
             value_clause="SHAPE-ZERO-DIM", grad_clause=lambda name: "SHAPE-ZERO-DIM")
