@@ -408,7 +408,14 @@ def assemble(env, records, exp_path, problems, selective) -> dict:
     })
 
 
+def _terminate_as_interrupt(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM stops the child like Ctrl-C does
+
+
 def cmd_run(args) -> int:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     started = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     t0 = time.monotonic()
     adapter, ok, why, exp_path, _ = _validate(args)
