@@ -120,7 +120,8 @@ def _raised_text(r) -> str:
     return f"{r.type}: {r.message}" if r else "nothing raised"
 
 
-def conform(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=None, sample_axes=None) -> Expected:
+def conform(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=None, sample_axes=None,
+            shape_clause=CLAUSE_SHAPE) -> Expected:
     """Run `call` on the backend and check it against the reference (see module docstring).
 
     value_clause / grad_clause: a clause id, or a function (flat_index) -> clause id, naming the
@@ -170,7 +171,8 @@ def conform(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=Non
         return exp
 
     # --- the output ------------------------------------------------------------------------------
-    _check_quantity(chk, call, out, exp.output, out.output, out.output_dtype, value_clause, sample_axes)
+    _check_quantity(chk, call, out, exp.output, out.output, out.output_dtype, value_clause, sample_axes,
+                    shape_clause=shape_clause)
     for name in call.grad_wrt:
         q = exp.grads.get(name)
         if q is None:
@@ -231,7 +233,7 @@ def _check_warnings(chk, call, exp, out) -> None:
 
 
 def _check_quantity(chk, call, out, q: Quantity, got_arr, got_dtype, clause, sample_axes,
-                    dtype_clause=CLAUSE_DTYPE, grad_name=None, grad_clause=None) -> None:
+                    dtype_clause=CLAUSE_DTYPE, grad_name=None, grad_clause=None, shape_clause=CLAUSE_SHAPE) -> None:
     qname = q.name
     if got_arr is None:
         p = _base(chk, call, out, CLAUSE_SHAPE, qname, "the backend returned no output")
@@ -245,7 +247,7 @@ def _check_quantity(chk, call, out, q: Quantity, got_arr, got_dtype, clause, sam
         if got_dtype not in FORMATS:
             return
     if tuple(got_arr.shape) != tuple(q.shape):
-        p = _base(chk, call, out, CLAUSE_SHAPE, qname, f"{qname} has shape {tuple(got_arr.shape)}, the spec requires {tuple(q.shape)}")
+        p = _base(chk, call, out, shape_clause, qname, f"{qname} has shape {tuple(got_arr.shape)}, the spec requires {tuple(q.shape)}")
         p["expected"], p["got"] = str(tuple(q.shape)), str(tuple(got_arr.shape))
         chk.fail(p)
         return

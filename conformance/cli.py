@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--gaussian-fn")
     r.add_argument("--loss", help="comma-separated: poisson,gaussian")
     r.add_argument("--dtype", help="comma-separated: float16,bfloat16,float32,float64")
+    r.add_argument("--check", help="comma-separated check-id patterns to run, e.g. 'poisson.values*,*float16*'")
     r.add_argument("--profile", default="standard", choices=("quick", "standard", "thorough"))
     r.add_argument("--level", choices=("core", "api", "strict"))
     r.add_argument("--expectations", help="expectations TOML (default: expectations/<backend>.toml)")
@@ -214,7 +215,7 @@ def _child_cmd(args, jsonl, done_file):
     cmd = [sys.executable, "-m", "pytest", str(ROOT / "conformance"), "-q", "-p", "no:cacheprovider",
            "--rootdir", str(ROOT), "--backend", args.backend, "--profile", args.profile,
            "--seed", str(args.seed), "--results-jsonl", jsonl, "--done-file", done_file]
-    for opt in ("poisson_fn", "gaussian_fn", "loss", "dtype", "level", "expectations", "save_counterexamples"):
+    for opt in ("poisson_fn", "gaussian_fn", "loss", "dtype", "check", "level", "expectations", "save_counterexamples"):
         v = getattr(args, opt)
         if v:
             cmd += [f"--{opt.replace('_', '-')}", str(v)]
@@ -435,7 +436,7 @@ def cmd_run(args) -> int:
         records, problems = _run_children(args, Path(tmp), progress)
     progress.flush()
     env["duration_s"] = round(time.monotonic() - t0, 1)
-    selective = bool(args.loss or args.dtype or args.poisson_fn or args.gaussian_fn)
+    selective = bool(args.loss or args.dtype or args.check or args.poisson_fn or args.gaussian_fn)
     res = assemble(env, records, exp_path, problems, selective)
     _write_outputs(args, res)
     for p in problems:

@@ -35,6 +35,7 @@ def pytest_addoption(parser):
     g.addoption("--gaussian-fn", default=None, help="MOD:ATTR or file.py:ATTR replacing the backend's gaussian_nll_loss")
     g.addoption("--loss", default=None, help="comma-separated losses to check (poisson,gaussian)")
     g.addoption("--dtype", default=None, help="comma-separated dtypes to check")
+    g.addoption("--check", default=None, help="comma-separated check-id patterns (* matches anything) to run")
     g.addoption("--profile", default="standard", choices=sorted(PROFILES), help="how many cases hypothesis draws")
     g.addoption("--level", default=None, choices=specindex.LEVELS, help="which clauses count (default: strict for built-in backends, api for user functions)")
     g.addoption("--expectations", default=None, help="expectations file (default: expectations/<backend>.toml)")
@@ -56,6 +57,7 @@ class Session:
         self.level = opt("--level") or ("api" if self.user_specs else "strict")
         self.losses = _csv(opt("--loss"))
         self.dtypes = _csv(opt("--dtype"))
+        self.checks = [expmod.Expectation(p, "selection") for p in (_csv(opt("--check")) or ())]
         self.profile = opt("--profile")
         self.seed = opt("--seed")
         self.explore = opt("--explore")
@@ -144,6 +146,8 @@ def pytest_collection_modifyitems(config, items):
         if s.losses and loss and loss not in s.losses:
             drop.append(item)
         elif s.dtypes and "dtype" in params and params["dtype"] not in s.dtypes:
+            drop.append(item)
+        elif s.checks and not any(c.matches(cid) for c in s.checks):
             drop.append(item)
         else:
             keep.append(item)

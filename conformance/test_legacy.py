@@ -37,7 +37,7 @@ def test_poisson_legacy(chk, reduction, form):
             kw["reduce"] = rd
         call = poisson_call(x, t, True, False, None, form=form, kwargs=kw, grad_wrt=("input",))
         call.kwargs.pop("log_input"), call.kwargs.pop("full")
-        conform(chk, call, value_clause="LEGACY-OVERRIDE")
+        conform(chk, call, value_clause="LEGACY-OVERRIDE", shape_clause="LEGACY-MAP")
 
 
 def test_poisson_positional_pitfall(chk):
