@@ -3,20 +3,7 @@
     from reports import render_run, render_matrix, write_run, write_matrix
 """
 
-from .render import (
-    clause_anchor,
-    page_name,
-    render_matrix,
-    render_run,
-    write_matrix,
-    write_run,
-)
+from . import render
+from .render import *  # noqa: F401,F403 - the public functions, listed once in render.__all__
 
-__all__ = [
-    "clause_anchor",
-    "page_name",
-    "render_matrix",
-    "render_run",
-    "write_matrix",
-    "write_run",
-]
+__all__ = render.__all__
