@@ -403,8 +403,8 @@ def _chromium() -> str:
     if os.environ.get("LOSSCONFORM_INSTALL_BROWSER") == "1" and hasattr(os, "geteuid") \
             and os.geteuid() == 0:
         subprocess.run(["apt-get", "update"], check=False, capture_output=True, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "chromium"], check=False,
-                       capture_output=True, timeout=1200)
+        subprocess.run(["apt-get", "install", "-y", "chromium"], check=False, capture_output=True, timeout=1200,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, stdin=subprocess.DEVNULL)
         found = shutil.which("chromium")
         if found:
             return found
