@@ -95,7 +95,7 @@ class Adapter:
         return ""
 
 
-def layout_view(a: np.ndarray, layout: str | None, xp_from_numpy=None):
+def layout_view(a: np.ndarray, layout: str | None):
     """`a`'s values in the named memory layout, as a NumPy view (the values never change).
 
     transposed: the transpose of a contiguous transposed copy (ndim >= 2);

@@ -59,9 +59,6 @@ class TorchAdapter(Adapter):
             return "unavailable"
 
     # -- conversion ---------------------------------------------------------------------------
-    def _dtype(self, tag: str):
-        return getattr(self.torch, tag)
-
     def to_backend(self, a, layout=None):
         """A tensor with `a`'s dtype and values, on the device, in the named memory layout."""
         torch = self.torch

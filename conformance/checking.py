@@ -55,7 +55,6 @@ class CheckContext:
     clause: str | None = None  # the check's primary clause
     observed: dict = field(default_factory=dict)  # clause -> (Expectation, payload) deviations seen
     samples: list = field(default_factory=list)  # accuracy samples
-    calls: int = 0
 
     def counts(self, clause: str) -> bool:
         return specindex.counts(clause, self.level)
@@ -124,14 +123,14 @@ def conform(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=Non
             shape_clause=CLAUSE_SHAPE) -> Expected:
     """Run `call` on the backend and check it against the reference (see module docstring).
 
-    value_clause / grad_clause: a clause id, or a function (flat_index) -> clause id, naming the
-    clause each output / gradient element is judged under. sample_axes: a function
+    value_clause: a clause id, or a function (flat_index) -> clause id; grad_clause: a clause id,
+    or a function (operand name, flat_index) -> clause id: the clause each output / gradient
+    element is judged under. sample_axes: a function
     (flat_index) -> (a, b) giving accuracy-map coordinates for output elements.
     """
     chk.require_form(call)
     exp = expect(call)
     out = chk.adapter.run(call)
-    chk.calls += 1
     when_ok = chk.counts("ERR-MODULE-FORWARD")
 
     # --- warnings (LEGACY-WARN and friends) --------------------------------------------------
@@ -182,19 +181,10 @@ def conform(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=Non
             p["expected"], p["got"] = f"a gradient of shape {q.shape}", "None"
             chk.fail(p)
             continue
-        clause = grad_clause(name) if callable(grad_clause) and _arity(grad_clause) == 1 else grad_clause
+        clause = (lambda i, name=name: grad_clause(name, i)) if callable(grad_clause) else grad_clause
         _check_quantity(chk, call, out, q, out.grads[name], out.grad_dtypes.get(name), clause, None,
-                        dtype_clause=CLAUSE_GRAD_DTYPE, grad_name=name, grad_clause=grad_clause)
+                        dtype_clause=CLAUSE_GRAD_DTYPE)
     return exp
-
-
-def _arity(fn) -> int:
-    import inspect
-
-    try:
-        return len(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return 1
 
 
 def _describe(out) -> str:
@@ -233,7 +223,7 @@ def _check_warnings(chk, call, exp, out) -> None:
 
 
 def _check_quantity(chk, call, out, q: Quantity, got_arr, got_dtype, clause, sample_axes,
-                    dtype_clause=CLAUSE_DTYPE, grad_name=None, grad_clause=None, shape_clause=CLAUSE_SHAPE) -> None:
+                    dtype_clause=CLAUSE_DTYPE, shape_clause=CLAUSE_SHAPE) -> None:
     qname = q.name
     if got_arr is None:
         p = _base(chk, call, out, CLAUSE_SHAPE, qname, "the backend returned no output")
@@ -261,10 +251,7 @@ def _check_quantity(chk, call, out, q: Quantity, got_arr, got_dtype, clause, sam
             chk.samples.append((a, b, v.normalized))
         if v.ok:
             continue
-        if grad_name is not None and callable(grad_clause) and _arity(grad_clause) == 2:
-            cl = grad_clause(grad_name, i)
-        else:
-            cl = clause(i) if callable(clause) else clause
+        cl = clause(i) if callable(clause) else clause
         if not chk.counts(cl):
             continue
         score = v.normalized if math.isfinite(v.normalized) else math.inf

@@ -22,14 +22,14 @@ def test_poisson_defaults(chk, form):
     """API-DEFAULTS: no arguments means log_input=True, full=False, eps=1e-8, reduction='mean'."""
     chk.clause = "API-DEFAULTS"
     conform(chk, Call("poisson", form, {"input": X, "target": T}, grad_wrt=("input", "target")),
-            value_clause="API-DEFAULTS", grad_clause=lambda name: "API-DEFAULTS")
+            value_clause="API-DEFAULTS", grad_clause=lambda name, i: "API-DEFAULTS")
 
 
 @pytest.mark.parametrize("form", ["functional", "module"])
 def test_gaussian_defaults(chk, form):
     chk.clause = "API-DEFAULTS"
     conform(chk, Call("gaussian", form, {"input": X, "target": T, "var": V}, grad_wrt=("input", "var")),
-            value_clause="API-DEFAULTS", grad_clause=lambda name: "API-DEFAULTS")
+            value_clause="API-DEFAULTS", grad_clause=lambda name, i: "API-DEFAULTS")
 
 
 @pytest.mark.parametrize("form", ["functional", "module"])

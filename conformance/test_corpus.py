@@ -24,4 +24,4 @@ def test_any_corpus(chk, case):
     entry = json.loads((CORPUS / f"{case}.json").read_text(encoding="utf-8"))
     chk.clause = entry.get("clause") or "REF-EXACT"
     call = call_from_json(entry["call"])
-    conform(chk, call, value_clause=chk.clause, grad_clause=lambda name: chk.clause)
+    conform(chk, call, value_clause=chk.clause, grad_clause=lambda name, i: chk.clause)

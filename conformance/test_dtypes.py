@@ -65,7 +65,7 @@ def test_poisson_half_supported(chk, dtype):
     chk.clause = "DTYPE-HALF"
     x, t = _arr(dtype, [0.5, -1.0, 2.0]), _arr(dtype, [1.0, 0.0, 3.0])
     conform(chk, poisson_call(x, t, True, True, None, kwargs={"reduction": "mean"}, grad_wrt=("input",)),
-            value_clause="DTYPE-HALF", grad_clause=lambda name: "DTYPE-HALF")
+            value_clause="DTYPE-HALF", grad_clause=lambda name, i: "DTYPE-HALF")
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
@@ -73,4 +73,4 @@ def test_gaussian_half_supported(chk, dtype):
     chk.clause = "DTYPE-HALF"
     x, t = _arr(dtype, [0.5, -1.0, 2.0]), _arr(dtype, [1.0, 0.0, 3.0])
     conform(chk, gaussian_call(x, t, _arr(dtype, [1.0, 2.0, 0.5]), True, None, kwargs={"reduction": "sum"},
-                               grad_wrt=("input", "var")), value_clause="DTYPE-HALF", grad_clause=lambda name: "DTYPE-HALF")
+                               grad_wrt=("input", "var")), value_clause="DTYPE-HALF", grad_clause=lambda name, i: "DTYPE-HALF")

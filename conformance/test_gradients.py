@@ -69,7 +69,7 @@ def test_gaussian_gradients(chk, full, reduction, dtype, data):
     call = gaussian_call(x, y, v, full, None, grad_wrt=("input", "target", "var"), grad_output=g,
                          kwargs={"reduction": reduction})
     clauses = {"input": "GNLL-GRAD-INPUT", "target": "GNLL-GRAD-TARGET", "var": "GNLL-GRAD-VAR"}
-    conform(chk, call, value_clause="GNLL-VALUE", grad_clause=lambda name: clauses[name])
+    conform(chk, call, value_clause="GNLL-VALUE", grad_clause=lambda name, i: clauses[name])
 
 
 @pytest.mark.parametrize("dtype", S.DTYPES)
@@ -88,7 +88,7 @@ def test_gaussian_homoscedastic_gradients(chk, var_kind, reduction, dtype, data)
     call = gaussian_call(x, y, v, False, None, grad_wrt=("input", "var"), grad_output=g,
                          kwargs={"reduction": reduction})
     conform(chk, call, value_clause="GNLL-VALUE",
-            grad_clause=lambda name: "GRAD-BROADCAST" if name == "var" else "GNLL-GRAD-INPUT")
+            grad_clause=lambda name, i: "GRAD-BROADCAST" if name == "var" else "GNLL-GRAD-INPUT")
 
 
 @pytest.mark.parametrize("dtype", S.DTYPES)
@@ -100,4 +100,4 @@ def test_poisson_broadcast_gradients(chk, dtype, data):
     x = data.draw(S.array(dtype, sx, S.log_rate(dtype)))
     t = data.draw(S.array(dtype, st_, S.counts(dtype)))
     call = poisson_call(x, t, True, False, None, grad_wrt=("input", "target"), kwargs={"reduction": "sum"})
-    conform(chk, call, value_clause="SHAPE-BROADCAST", grad_clause=lambda name: "GRAD-BROADCAST")
+    conform(chk, call, value_clause="SHAPE-BROADCAST", grad_clause=lambda name, i: "GRAD-BROADCAST")

@@ -63,7 +63,7 @@ def test_gaussian_var_shapes(chk, dtype, data):
     y = data.draw(S.array(dtype, shape, S.gaussian_mean(dtype)))
     v = data.draw(S.array(dtype, vshape, S.variance(dtype)))
     conform(chk, gaussian_call(x, y, v, False, None, kwargs={"reduction": "none"}, grad_wrt=("var",)),
-            value_clause="GNLL-VAR-UNSQUEEZE", grad_clause=lambda name: "GRAD-BROADCAST")
+            value_clause="GNLL-VAR-UNSQUEEZE", grad_clause=lambda name, i: "GRAD-BROADCAST")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -95,7 +95,7 @@ def test_poisson_zero_dim(chk, reduction, dtype):
     chk.clause = "SHAPE-ZERO-DIM"
     x, t = np.array(0.5, dtype=dtype), np.array(3.0, dtype=dtype)
     conform(chk, poisson_call(x, t, True, True, None, kwargs={"reduction": reduction}, grad_wrt=("input", "target")),
-            value_clause="SHAPE-ZERO-DIM", grad_clause=lambda name: "SHAPE-ZERO-DIM")
+            value_clause="SHAPE-ZERO-DIM", grad_clause=lambda name, i: "SHAPE-ZERO-DIM")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -105,7 +105,16 @@ def test_gaussian_zero_dim(chk, reduction, dtype):
     x, t = np.array(0.5, dtype=dtype), np.array(3.0, dtype=dtype)
     conform(chk, gaussian_call(x, t, np.array(2.0, dtype=dtype), False, None, kwargs={"reduction": reduction},
                                grad_wrt=("input", "var")),
-            value_clause="SHAPE-ZERO-DIM", grad_clause=lambda name: "SHAPE-ZERO-DIM")
+            value_clause="SHAPE-ZERO-DIM", grad_clause=lambda name, i: "SHAPE-ZERO-DIM")
+
+
+def _layout_operand(data, dtype, rows, cols, elements, layout, constant_axis):
+    """A (rows, cols) operand; for the expanded layout, constant along `constant_axis` so that the
+    adapter can store it with stride 0 there."""
+    if layout != "expanded":
+        return data.draw(S.array(dtype, (rows, cols), elements))
+    small = (1, cols) if constant_axis == 0 else (rows, 1)
+    return np.broadcast_to(data.draw(S.array(dtype, small, elements)), (rows, cols)).copy()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -115,16 +124,12 @@ def test_poisson_layouts(chk, layout, dtype, data):
     """SHAPE-LAYOUT: non-contiguous operands give the results of their contiguous copies."""
     chk.clause = "SHAPE-LAYOUT"
     rows, cols = data.draw(st.integers(2, 5)), data.draw(st.integers(2, 5))
-    if layout == "expanded":
-        x = np.broadcast_to(data.draw(S.array(dtype, (1, cols), S.log_rate(dtype))), (rows, cols)).copy()
-        t = np.broadcast_to(data.draw(S.array(dtype, (rows, 1), S.counts(dtype))), (rows, cols)).copy()
-    else:
-        x = data.draw(S.array(dtype, (rows, cols), S.log_rate(dtype)))
-        t = data.draw(S.array(dtype, (rows, cols), S.counts(dtype)))
+    x = _layout_operand(data, dtype, rows, cols, S.log_rate(dtype), layout, 0)
+    t = _layout_operand(data, dtype, rows, cols, S.counts(dtype), layout, 1)
     reduction = data.draw(st.sampled_from(["none", "mean"]))
     call = poisson_call(x, t, True, True, None, kwargs={"reduction": reduction}, grad_wrt=("input",),
                         layout={"input": layout, "target": layout})
-    conform(chk, call, value_clause="SHAPE-LAYOUT", grad_clause=lambda name: "SHAPE-LAYOUT")
+    conform(chk, call, value_clause="SHAPE-LAYOUT", grad_clause=lambda name, i: "SHAPE-LAYOUT")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -133,13 +138,9 @@ def test_poisson_layouts(chk, layout, dtype, data):
 def test_gaussian_layouts(chk, layout, dtype, data):
     chk.clause = "SHAPE-LAYOUT"
     rows, cols = data.draw(st.integers(2, 5)), data.draw(st.integers(2, 5))
-    if layout == "expanded":
-        x = np.broadcast_to(data.draw(S.array(dtype, (1, cols), S.gaussian_mean(dtype))), (rows, cols)).copy()
-        v = np.broadcast_to(data.draw(S.array(dtype, (rows, 1), S.variance(dtype))), (rows, cols)).copy()
-    else:
-        x = data.draw(S.array(dtype, (rows, cols), S.gaussian_mean(dtype)))
-        v = data.draw(S.array(dtype, (rows, cols), S.variance(dtype)))
+    x = _layout_operand(data, dtype, rows, cols, S.gaussian_mean(dtype), layout, 0)
+    v = _layout_operand(data, dtype, rows, cols, S.variance(dtype), layout, 1)
     y = data.draw(S.array(dtype, (rows, cols), S.gaussian_mean(dtype)))
     call = gaussian_call(x, y, v, False, None, kwargs={"reduction": "sum"}, grad_wrt=("input", "var"),
                          layout={"input": layout, "var": layout, "target": "contiguous"})
-    conform(chk, call, value_clause="SHAPE-LAYOUT", grad_clause=lambda name: "SHAPE-LAYOUT")
+    conform(chk, call, value_clause="SHAPE-LAYOUT", grad_clause=lambda name, i: "SHAPE-LAYOUT")

@@ -57,7 +57,7 @@ def gaussian_call(x, y, v, full, eps, form="functional", **extra):
 
 
 @st.composite
-def poisson_operands(draw, dtype, log_input, same_shape=True):
+def poisson_operands(draw, dtype, log_input):
     shape = draw(S.shapes(min_dims=1, max_dims=2, max_side=6))
     x = draw(S.array(dtype, shape, S.log_rate(dtype) if log_input else S.rate(dtype)))
     t = draw(S.array(dtype, shape, S.counts(dtype)))

@@ -1,7 +1,7 @@
 """The three number systems a defining formula is evaluated in.
 
 A loss formula is written once (in `poisson.py`, `gaussian.py`) against a small algebra: `inp`,
-`const`, `exp`, `log`, `div`, `clamp_min`, `gt`, `le` and the operators + - * (division goes through
+`const`, `exp`, `log`, `div`, `clamp_min`, `le` and the operators + - * (division goes through
 `div` so that x/0 has its IEEE meaning in every algebra). Evaluating the same formula
 in different algebras answers different questions:
 
@@ -69,10 +69,6 @@ class Exact:
     div = staticmethod(lambda a, b: _ieee_div(a, b))
 
     @staticmethod
-    def gt(a, b) -> bool:
-        return bool(a > b)
-
-    @staticmethod
     def le(a, b) -> bool:
         return bool(a <= b)
 
@@ -127,10 +123,6 @@ class RawExact:
         if a.t == _lm.fnan or lo.t == _lm.fnan:
             return _X(_lm.fnan, a.p)
         return a if _lm.mpf_ge(a.t, lo.t) else lo
-
-    @staticmethod
-    def gt(a, b) -> bool:
-        return _lm.mpf_gt(a.t, b.t if isinstance(b, _X) else to_mpf(b)._mpf_)
 
     @staticmethod
     def le(a, b) -> bool:
@@ -216,10 +208,6 @@ class Naive:
     @staticmethod
     def div(a, b):
         return a / b
-
-    @staticmethod
-    def gt(a, b) -> bool:
-        return bool(a.v > (b.v if isinstance(b, _NaiveNum) else b))
 
     @staticmethod
     def le(a, b) -> bool:
@@ -340,10 +328,6 @@ class Tracked:
     def clamp_min(self, a, lo):
         z = math.nan if (a.v != a.v or lo.v != lo.v) else (a.v if a.v >= lo.v else lo.v)
         return TNum(z, max(a.e, lo.e), a.o or lo.o, self, abs(z), max(a.m, lo.m, abs(z)))
-
-    @staticmethod
-    def gt(a, b) -> bool:
-        return a.v > (b.v if isinstance(b, TNum) else b)
 
     @staticmethod
     def le(a, b) -> bool:

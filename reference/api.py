@@ -70,10 +70,6 @@ class Expected:
     params: dict = field(default_factory=dict)
 
 
-def _flat_float(a) -> list:
-    return [float(v) for v in np.asarray(a).astype(np.float64).ravel()]
-
-
 def resolve(call: Call):
     """Bind arguments, apply the legacy mapping and check the reduction (chapters 1, 5, 6).
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from mpmath import log, pi
 
-NAME = "gaussian"
 OPERANDS = ("input", "target", "var")
-PARAMS = ("full", "eps")
 
 
 def element(A, x, y, var, g=None, *, full: bool, eps: float, mean_n: int = 1, order: str = "reverse"):

@@ -6,12 +6,9 @@ value, with `Tracked` it yields the error allowance, with `Naive` the straightfo
 
 from __future__ import annotations
 
-from mpmath import mpf, pi
+from mpmath import pi
 
-NAME = "poisson"
 OPERANDS = ("input", "target")
-# the argument names that change the elementwise formula (reduction is applied afterwards)
-PARAMS = ("log_input", "full", "eps")
 
 
 def element(A, x, t, g=None, *, log_input: bool, full: bool, eps: float, mean_n: int = 1, order: str = "reverse"):
@@ -67,6 +64,3 @@ def exact_likelihood(A, x, t, *, log_input: bool, eps: float):
     rate = A.exp(x) if log_input else x
     return rate - t * rate_log + loggamma(t + 1)
 
-
-def mpf_pi():
-    return mpf(pi)

@@ -199,9 +199,6 @@ def _list(x) -> list:
     return x if isinstance(x, list) else []
 
 
-def _str_or_none(x) -> str | None:
-    return x if isinstance(x, str) and x else None
-
 
 _ANCHOR_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 # ids the run page uses for itself: a clause spelled like one gets a hashed anchor instead

@@ -14,7 +14,6 @@ import itertools
 import math
 
 import mpmath
-import numpy as np
 import pytest
 import scipy.stats
 from hypothesis import assume, given, settings
