@@ -5,7 +5,7 @@ A new backend is one module here plus one line in REGISTRY (and its tox environm
 
 from __future__ import annotations
 
-from .base import Adapter, Capabilities, Outcome, Raised
+from .base import CANNOT_TOKENS, Adapter, Capabilities, Outcome, Raised, parse_cannot
 from .userfn import UserFunctionError, load_user_function
 
 
@@ -37,14 +37,21 @@ REGISTRY = {
 ACCEPTS_USER_FUNCTIONS = {"torch", "torch-cuda", "numpy"}
 
 
-def make(name: str, user_fns: dict | None = None, user_specs: dict | None = None) -> Adapter:
+def make(name: str, user_fns: dict | None = None, user_specs: dict | None = None, cannot=None) -> Adapter:
+    """The adapter `name`, with the user's functions if any. What the functions cannot express is
+    the union of their `lossconform_cannot` attributes and `cannot` (the CLI's --cannot)."""
     if name not in REGISTRY:
         raise KeyError(name)
     kw = {}
     if user_fns:
         kw = {"user_fns": user_fns, "user_specs": user_specs or {}}
-    return REGISTRY[name](**kw)
+    adapter = REGISTRY[name](**kw)
+    declared = set(cannot or ())
+    for fn in (user_fns or {}).values():
+        declared |= parse_cannot(getattr(fn, "lossconform_cannot", None) or ())
+    adapter.cannot = frozenset(declared)
+    return adapter
 
 
-__all__ = ["Adapter", "Capabilities", "Outcome", "Raised", "REGISTRY", "make", "load_user_function",
+__all__ = ["CANNOT_TOKENS", "parse_cannot", "Adapter", "Capabilities", "Outcome", "Raised", "REGISTRY", "make", "load_user_function",
            "UserFunctionError", "ACCEPTS_USER_FUNCTIONS"]

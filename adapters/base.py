@@ -56,11 +56,59 @@ class Outcome:
     repro: str = ""  # a standalone snippet in the backend's own API
 
 
+CANNOT_TOKENS = ("module", "float16", "bfloat16", "float32", "float64", "log_input=True", "log_input=False",
+                 "full=True", "full=False", "legacy", "positional", "reduction=none", "reduction=mean",
+                 "reduction=sum")
+
+
+def parse_cannot(spec) -> frozenset:
+    """What a user function declares it cannot express: a comma-separated string or a list of
+    CANNOT_TOKENS (its `lossconform_cannot` attribute, or the CLI's --cannot). ValueError if unknown."""
+    items = spec.split(",") if isinstance(spec, str) else list(spec or ())
+    out = set()
+    for it in items:
+        it = str(it).strip()
+        if not it:
+            continue
+        if it not in CANNOT_TOKENS:
+            raise ValueError(f"unknown {it!r}; choose from {', '.join(CANNOT_TOKENS)}")
+        out.add(it)
+    return frozenset(out)
+
+
 class Adapter:
     """Base class. Subclasses set `name`, `caps` and implement `available`, `version`, `_run`."""
 
     name = "?"
     caps = Capabilities()
+    cannot: frozenset = frozenset()  # declared inexpressible cases (user functions), see parse_cannot
+
+    def cannot_express(self, call) -> str | None:
+        """Why the backend cannot express `call` by its declaration (NA), or None."""
+        if not self.cannot:
+            return None
+        from reference import rules
+        from reference.api import resolve
+
+        if "module" in self.cannot and call.form == "module":
+            return "declared: no module form"
+        if "positional" in self.cannot and call.args:
+            return "declared: no positional arguments after the operands"
+        for a in call.operands.values():
+            tag = str(np.asarray(a).dtype) if isinstance(a, np.ndarray) else None
+            if tag in self.cannot:
+                return f"declared: no {tag}"
+        bound = rules.bind(call.loss, call.form, call.args, call.kwargs)
+        if isinstance(bound, dict):
+            if "legacy" in self.cannot and (bound.get("size_average") is not None or bound.get("reduce") is not None):
+                return "declared: no legacy size_average/reduce"
+            for k in ("log_input", "full"):
+                if f"{k}={bound.get(k)}" in self.cannot:
+                    return f"declared: no {k}={bound.get(k)}"
+        res = resolve(call)
+        if isinstance(res[0], dict) and f"reduction={res[1]}" in self.cannot:
+            return f"declared: no reduction={res[1]}"
+        return None
 
     def available(self) -> tuple[bool, str]:
         """(usable, reason when not)."""

@@ -2,21 +2,34 @@
 
 `conform(chk, call)` runs one call on the backend, asks the reference what it must do, and checks
 every aspect whose clause counts at the run's level: the error (type, text, when), the warnings,
-the output's dtype, shape and values, and every requested gradient. A deviation raises `Mismatch`
-(status FAIL) or `BackendRaised` (status ERROR) carrying the data a report needs. A deviation that
-the backend's expectations list for this check and clause is recorded on `chk` instead, so the
-search goes on for deviations that are not expected.
+the output's dtype, shape and values, and every requested gradient. Every deviation becomes a
+payload (the data a report needs) filed under the most specific clause:
+
+* an element's value is judged under the clause of the formula's region it falls in (the loss
+  module's `clause`, through `Expected.clause_of`): the Stirling mask, the var clamp, a NaN operand;
+* a call that is not in its plainest form (module form, positional or legacy arguments,
+  non-contiguous operands) is run a second time in that form (`reference.api.canonical`, the
+  *twin*). An element whose value differs between the two is the aspect's deviation (the check's
+  `value_clause`: a layout, a binding); one that is wrong in both is the formula's;
+* a wrong reduced value whose elements are themselves wrong is filed under the elements' clause.
+
+The check context decides what a deviation does (`CheckContext.fail`): an expected one (the
+backend's expectations file) is noted; otherwise, in the *survey* mode every distinct deviation
+is recorded and the check goes on, so one run reports all of them; in the *minimise* mode a
+deviation with a target signature raises, so that hypothesis shrinks exactly that one (one
+exception class per signature: hypothesis keeps distinct failures apart and cannot slide from one
+bug to another while shrinking).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from reference.allowance import judge
-from reference.api import Call, Expected, Quantity, expect
+from reference.api import DEPARTURE_CLAUSES, Call, Expected, Quantity, canonical, departures, expect, is_canonical
 from reference.floats import FORMATS
 
 from . import specindex
@@ -28,6 +41,40 @@ CLAUSE_SHAPE = "SHAPE-OUTPUT"
 CLAUSE_GRAD_PRESENT = "GRAD-PRESENT"
 CLAUSE_GRAD_DTYPE = "GRAD-DTYPE"
 CLAUSE_NO_RAISE = "ERR-NO-EXCEPTION-ON-VALUES"
+# a reduced output is attributed to its elements when there are at most this many
+ATTRIBUTE_MAX_ELEMENTS = 4096
+
+
+def signature(p: dict) -> str:
+    """What makes two failures the same finding: loss, clause, quantity and kind, and whether
+    PyTorch 2.13 itself gives the same wrong result there (`p["pytorch"]`)."""
+    sig = "|".join((p.get("loss") or "any", p["clause"], p["quantity"], p.get("kind") or "value"))
+    return sig + "|pytorch" if p.get("pytorch") else sig
+
+
+@dataclass
+class PytorchReference:
+    """PyTorch 2.13 itself, to tell a candidate's own deviations from the ones PyTorch shares: an
+    element is shared when PyTorch's expectations list the deviation (check and clause) and
+    PyTorch gives the same bits there. `expect`: such elements count as expected failures."""
+
+    make: object  # () -> the torch CPU adapter (made on first use) or None
+    expectations: list
+    expect: bool = False
+    _adapter: object = False
+
+    @property
+    def adapter(self):
+        if self._adapter is False:
+            try:
+                a = self.make()
+                self._adapter = a if a is not None and a.available()[0] else None
+            except Exception:  # noqa: BLE001 - without torch nothing is marked as shared
+                self._adapter = None
+        return self._adapter
+
+    def entry(self, check: str, clause: str):
+        return next((e for e in self.expectations if e.matches(check, clause)), None)
 
 
 class Mismatch(AssertionError):
@@ -36,10 +83,20 @@ class Mismatch(AssertionError):
         super().__init__(payload.get("message", "mismatch"))
 
 
-class BackendRaised(Exception):
-    def __init__(self, payload: dict):
-        self.payload = payload
-        super().__init__(payload.get("message", "backend raised"))
+class BackendRaised(Mismatch):
+    pass
+
+
+_ERROR_TYPES: dict = {}
+
+
+def error_type(sig: str, raised: bool) -> type:
+    """One exception class per failure signature (hypothesis tells failures apart by class)."""
+    key = (sig, raised)
+    if key not in _ERROR_TYPES:
+        base = BackendRaised if raised else Mismatch
+        _ERROR_TYPES[key] = type(f"{base.__name__}[{sig}]", (base,), {})
+    return _ERROR_TYPES[key]
 
 
 @dataclass
@@ -53,8 +110,15 @@ class CheckContext:
     level: str
     expectations: list
     clause: str | None = None  # the check's primary clause
-    observed: dict = field(default_factory=dict)  # clause -> (Expectation, payload) deviations seen
-    samples: list = field(default_factory=list)  # accuracy samples
+    mode: str = "survey"  # "survey": record every deviation; "minimise": raise the target signatures
+    targets: frozenset = frozenset()  # signatures to raise in minimise mode ("*": every one)
+    observed: dict = field(default_factory=dict)  # clause -> (Expectation, payload) expected deviations
+    found: dict = field(default_factory=dict)  # signature -> payload of an unexpected deviation
+    samples: list = field(default_factory=list)  # accuracy samples (a, b, normalized, admission)
+    calls: int = 0  # calls made on the backend (progress)
+    notes: list = field(default_factory=list)  # parts of the check that were not applicable
+    on_call: object = None  # called after each backend call (progress)
+    pytorch: PytorchReference | None = None  # for a candidate that is not PyTorch itself
 
     def counts(self, clause: str) -> bool:
         return specindex.counts(clause, self.level)
@@ -65,16 +129,25 @@ class CheckContext:
                 return e
         return None
 
-    def fail(self, payload: dict, raised: bool = False) -> None:
-        """Report a deviation: recorded if expected, else raised."""
+    def fail(self, payload: dict) -> None:
+        """Report a deviation: noted if expected, recorded (survey) or raised (minimise)."""
         e = self.expected(payload["clause"])
+        if e is None and payload.get("pytorch") and self.pytorch is not None and self.pytorch.expect:
+            e = self.pytorch.entry(self.check, payload["clause"])
         if e is not None:
             self.observed.setdefault(payload["clause"], (e, payload))
             return
-        raise (BackendRaised if raised else Mismatch)(payload)
+        sig = signature(payload)
+        if self.mode == "minimise" and (sig in self.targets or "*" in self.targets):
+            raise error_type(sig, payload["status"] == "ERROR")(payload)
+        self.found.setdefault(sig, payload)
 
-    def require_form(self, call: Call):
-        """NA where the backend cannot express the call (capabilities, never behaviour)."""
+    def require_form(self, call: Call) -> Call:
+        """NA where the backend cannot express the call (capabilities, never behaviour).
+
+        Gradients the backend cannot take are dropped from the call (noted), so that a check of
+        another rule does not depend on them; a call that is only about those gradients is NA.
+        """
         import pytest
 
         caps = self.adapter.caps
@@ -82,13 +155,25 @@ class CheckContext:
             pytest.skip(f"NA: the backend does not provide the {call.loss} loss")
         if call.form not in caps.forms:
             pytest.skip(f"NA: the backend has no {call.form} form")
-        for name in call.grad_wrt:
-            if name not in caps.grad_wrt.get(call.loss, ()):
-                pytest.skip(f"NA: the backend does not differentiate {call.loss} with respect to {name}")
         for a in call.operands.values():
             tag = str(np.asarray(a).dtype) if isinstance(a, np.ndarray) else None
             if tag and tag not in caps.dtypes and tag not in caps.int_dtypes:
                 pytest.skip(f"NA: the backend does not support {tag}")
+        for name, layout in call.layout.items():
+            if layout not in (None, "contiguous") and layout not in caps.layouts:
+                pytest.skip(f"NA: the backend cannot build a {layout} operand")
+        why = getattr(self.adapter, "cannot_express", lambda c: None)(call)
+        if why:
+            pytest.skip(f"NA: {why}")
+        drop = [n for n in call.grad_wrt if n not in caps.grad_wrt.get(call.loss, ())]
+        if drop:
+            if self.chapter == "gradients" and len(drop) == len(call.grad_wrt):
+                pytest.skip(f"NA: the backend does not differentiate {call.loss} with respect to {', '.join(drop)}")
+            note = f"not differentiated with respect to {', '.join(drop)} (the backend cannot)"
+            if note not in self.notes:
+                self.notes.append(note)
+            call = replace(call, grad_wrt=tuple(n for n in call.grad_wrt if n not in drop))
+        return call
 
 
 def _text(v) -> str:
@@ -97,11 +182,14 @@ def _text(v) -> str:
     return value_str(v) if isinstance(v, float) else str(v)
 
 
-def _base(chk: CheckContext, call: Call, out, clause: str, quantity: str, message: str) -> dict:
+def _base(call: Call, out, clause: str, quantity: str, kind: str, message: str, raised=False) -> dict:
     return {
         "clause": clause,
         "level": specindex.level_of(clause),
+        "loss": call.loss,
         "quantity": quantity,
+        "kind": kind,
+        "status": "ERROR" if raised else "FAIL",
         "message": message,
         "call": call_to_json(call),
         "repro": getattr(out, "repro", ""),
@@ -120,71 +208,154 @@ def _raised_text(r) -> str:
 
 
 def conform(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=None, sample_axes=None,
-            shape_clause=CLAUSE_SHAPE) -> Expected:
+            shape_clause=CLAUSE_SHAPE, bitwise=False) -> Expected:
     """Run `call` on the backend and check it against the reference (see module docstring).
 
-    value_clause: a clause id, or a function (flat_index) -> clause id; grad_clause: a clause id,
-    or a function (operand name, flat_index) -> clause id: the clause each output / gradient
-    element is judged under. sample_axes: a function
-    (flat_index) -> (a, b) giving accuracy-map coordinates for output elements.
+    value_clause / grad_clause: the clause of the aspect the check is about (a clause id, or a
+    function (flat_index) / (operand name, flat_index) -> clause id). An element's deviation is
+    filed under it where the call's twin (its plainest equivalent) gives a different value, or
+    where the reference knows no region clause; otherwise under the region's clause. bitwise: the
+    aspect requires the twin's result bit for bit (SHAPE-LAYOUT, API-MODULE-FUNCTIONAL).
+    sample_axes: a function (flat_index) -> (a, b) giving accuracy-map coordinates.
     """
-    chk.require_form(call)
+    call = chk.require_form(call)
+    devs, exp = evaluate(chk, call, value_clause=value_clause, grad_clause=grad_clause, sample_axes=sample_axes,
+                         shape_clause=shape_clause, bitwise=bitwise)
+    for p in devs:
+        if chk.expected(p["clause"]) is None and (
+                (chk.mode == "survey" and signature(p) not in chk.found)
+                or (chk.mode == "minimise" and (signature(p) in chk.targets or "*" in chk.targets))):
+            p = _isolate(chk, call, p)
+        chk.fail(p)
+    return exp
+
+
+def evaluate(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=None, sample_axes=None,
+             shape_clause=CLAUSE_SHAPE, bitwise=False) -> tuple[list, Expected]:
+    """Every deviation of `call` on the backend, as payloads (nothing is recorded or raised)."""
     exp = expect(call)
     out = chk.adapter.run(call)
+    chk.calls += 1
+    if chk.on_call is not None:
+        chk.on_call()
+    devs: list = []
     when_ok = chk.counts("ERR-MODULE-FORWARD")
 
     # --- warnings (LEGACY-WARN and friends) --------------------------------------------------
-    _check_warnings(chk, call, exp, out)
+    _check_warnings(chk, call, exp, out, devs)
 
     # --- a required error --------------------------------------------------------------------
     if exp.error is not None:
         e = exp.error
         if out.raised is None:
             if chk.counts(e.clause):
-                p = _base(chk, call, out, e.clause, "error", f"expected {e.type} ({e.message or 'any message'}), but the call succeeded")
+                p = _base(call, out, e.clause, "error", "error",
+                          f"expected {e.type} ({e.message or 'any message'}), but the call succeeded")
                 p["expected"] = f"{e.type}: {e.message}" if e.message else e.type
                 p["got"] = "returned " + _describe(out)
-                chk.fail(p)
-            return exp
+                devs.append(p)
+            return devs, exp
         if out.raised.type != e.type and chk.counts("ERR-TYPES") and chk.counts(e.clause):
-            p = _base(chk, call, out, "ERR-TYPES", "error", f"expected {e.type}, got {out.raised.type}")
+            p = _base(call, out, "ERR-TYPES", "error", "error", f"expected {e.type}, got {out.raised.type}")
             p["expected"], p["got"] = e.type, _raised_text(out.raised)
-            chk.fail(p)
+            devs.append(p)
         elif e.message is not None and chk.counts(e.message_clause or "ERR-MESSAGES") and out.raised.message != e.message:
-            p = _base(chk, call, out, e.message_clause or "ERR-MESSAGES", "error",
+            p = _base(call, out, e.message_clause or "ERR-MESSAGES", "error", "message",
                       "the exception's message differs from PyTorch's")
             p["expected"], p["got"] = f"{e.type}: {e.message}", _raised_text(out.raised)
-            chk.fail(p)
+            devs.append(p)
         if when_ok and call.form == "module" and out.raised.where != e.when:
-            p = _base(chk, call, out, "ERR-MODULE-FORWARD", "error",
+            p = _base(call, out, "ERR-MODULE-FORWARD", "error", "when",
                       f"expected the error at {e.when}, it came at {out.raised.where}")
             p["expected"], p["got"] = f"{e.type} at {e.when}", f"{_raised_text(out.raised)} at {out.raised.where}"
-            chk.fail(p)
-        return exp
+            devs.append(p)
+        return devs, exp
 
     if out.raised is not None:
-        p = _base(chk, call, out, CLAUSE_NO_RAISE, "error",
-                  f"the backend raised {out.raised.type} at {out.raised.where} where the spec requires a result")
+        # a raise where a result is required: filed under the aspect the call exercises when its
+        # plainest twin does not raise (e.g. a broadcasting or layout failure), else generally
+        clause = CLAUSE_NO_RAISE
+        twin = _twin(chk, call)
+        aspect = value_clause if isinstance(value_clause, str) else None
+        if twin is not None and aspect and twin[1].raised is None:
+            clause = aspect
+        elif aspect in ("SHAPE-BROADCAST", "GNLL-VAR-UNSQUEEZE", "GNLL-VAR-SHAPE", "SHAPE-ZERO-DIM", "RED-EMPTY"):
+            clause = aspect
+        p = _base(call, out, clause, "error", "raised",
+                  f"the backend raised {out.raised.type} at {out.raised.where} where the spec requires a result",
+                  raised=True)
         p["expected"], p["got"] = "a result", _raised_text(out.raised)
-        chk.fail(p, raised=True)
-        return exp
+        devs.append(p)
+        return devs, exp
+
+    twin = _twin(chk, call)
+    tw_out = twin[1] if twin is not None and twin[1].raised is None else None
+    ref = _LazyPytorch(chk, call)
+    aspect_bits = bitwise or call.form == "module"
+    bits_clause = value_clause if (bitwise and isinstance(value_clause, str)) else "API-MODULE-FUNCTIONAL"
 
     # --- the output ------------------------------------------------------------------------------
-    _check_quantity(chk, call, out, exp.output, out.output, out.output_dtype, value_clause, sample_axes,
-                    shape_clause=shape_clause)
+    _check_quantity(chk, call, out, exp, exp.output, out.output, out.output_dtype, value_clause, sample_axes, devs,
+                    shape_clause=shape_clause, twin=None if tw_out is None else tw_out.output,
+                    bits_clause=bits_clause if aspect_bits else None, pytorch=ref)
     for name in call.grad_wrt:
         q = exp.grads.get(name)
         if q is None:
             continue
         if name not in out.grads:
-            p = _base(chk, call, out, CLAUSE_GRAD_PRESENT, f"grad_{name}", f"no gradient reached {name}")
+            p = _base(call, out, CLAUSE_GRAD_PRESENT, f"grad_{name}", "missing", f"no gradient reached {name}")
             p["expected"], p["got"] = f"a gradient of shape {q.shape}", "None"
-            chk.fail(p)
+            devs.append(p)
             continue
         clause = (lambda i, name=name: grad_clause(name, i)) if callable(grad_clause) else grad_clause
-        _check_quantity(chk, call, out, q, out.grads[name], out.grad_dtypes.get(name), clause, None,
-                        dtype_clause=CLAUSE_GRAD_DTYPE)
-    return exp
+        _check_quantity(chk, call, out, exp, q, out.grads[name], out.grad_dtypes.get(name), clause, None, devs,
+                        dtype_clause=CLAUSE_GRAD_DTYPE,
+                        twin=None if tw_out is None else tw_out.grads.get(name),
+                        bits_clause=bits_clause if aspect_bits else None, pytorch=ref)
+    _attribute_reduction(chk, call, exp, devs)
+    _add_expected_to_repro(devs)
+    return devs, exp
+
+
+class _LazyPytorch:
+    """PyTorch's result for the same call, computed only when an element fails."""
+
+    def __init__(self, chk, call):
+        self.chk, self.call, self.out = chk, call, False
+
+    def values(self, qname):
+        if self.chk.pytorch is None:
+            return None
+        if self.out is False:
+            a = self.chk.pytorch.adapter
+            try:
+                self.out = a.run(self.call) if a is not None else None
+            except Exception:  # noqa: BLE001
+                self.out = None
+        o = self.out
+        if o is None or o.raised is not None:
+            return None
+        a = o.output if qname == "output" else o.grads.get(qname[len("grad_"):])
+        return None if a is None else np.asarray(a).astype(np.float64).ravel()
+
+
+def _twin(chk, call):
+    """(twin call, its outcome) where `call` is not in its plainest form and the backend can run
+    that form; else None. Memoised on the call object for one evaluation."""
+    if is_canonical(call) or "functional" not in chk.adapter.caps.forms:
+        return None
+    cached = getattr(call, "_lossconform_twin", None)
+    if cached is not None:
+        return cached
+    tw = canonical(call)
+    if tw is None:
+        return None
+    res = (tw, chk.adapter.run(tw))
+    try:
+        object.__setattr__(call, "_lossconform_twin", res)
+    except AttributeError:
+        pass
+    return res
 
 
 def _describe(out) -> str:
@@ -196,7 +367,7 @@ def _describe(out) -> str:
     return f"{out.output_dtype} tensor of shape {tuple(a.shape)} [{vals}{more}]"
 
 
-def _check_warnings(chk, call, exp, out) -> None:
+def _check_warnings(chk, call, exp, out, devs) -> None:
     want = [(w.category, w.message, w.when) for w in exp.warnings]
     got = list(out.warnings)
     for cat, msg, when in want:
@@ -205,75 +376,112 @@ def _check_warnings(chk, call, exp, out) -> None:
             continue
         same_cat = [g for g in got if g[0] == cat]
         if not same_cat:
-            p = _base(chk, call, out, clause, "warning", f"expected a {cat} ({msg!r}); none was emitted")
+            p = _base(call, out, clause, "warning", "missing", f"expected a {cat} ({msg!r}); none was emitted")
             p["expected"], p["got"] = f"{cat}: {msg}", "; ".join(f"{c}: {m}" for c, m, _ in got) or "no warning"
-            chk.fail(p)
+            devs.append(p)
             continue
         if not any(g[1] == msg for g in same_cat):
-            p = _base(chk, call, out, clause, "warning", "the deprecation warning's text differs")
+            p = _base(call, out, clause, "warning", "message", "the deprecation warning's text differs")
             p["expected"], p["got"] = f"{cat}: {msg}", "; ".join(f"{c}: {m}" for c, m, _ in same_cat)
-            chk.fail(p)
+            devs.append(p)
         if call.form == "module" and chk.counts("LEGACY-MODULE-WARN-ONCE"):
             wheres = sorted({g[2] for g in same_cat})
             if wheres != [when]:
-                p = _base(chk, call, out, "LEGACY-MODULE-WARN-ONCE", "warning",
+                p = _base(call, out, "LEGACY-MODULE-WARN-ONCE", "warning", "when",
                           f"the module should warn at {when} only; it warned at {', '.join(wheres)}")
                 p["expected"], p["got"] = when, ", ".join(wheres)
-                chk.fail(p)
+                devs.append(p)
 
 
-def _check_quantity(chk, call, out, q: Quantity, got_arr, got_dtype, clause, sample_axes,
-                    dtype_clause=CLAUSE_DTYPE, shape_clause=CLAUSE_SHAPE) -> None:
+def _same_bits(a, b) -> bool:
+    return (a == b and (a != 0 or math.copysign(1, a) == math.copysign(1, b))) or (a != a and b != b)
+
+
+def _check_quantity(chk, call, out, exp, q: Quantity, got_arr, got_dtype, clause, sample_axes, devs,
+                    dtype_clause=CLAUSE_DTYPE, shape_clause=CLAUSE_SHAPE, twin=None, bits_clause=None,
+                    pytorch=None) -> None:
     qname = q.name
     if got_arr is None:
-        p = _base(chk, call, out, CLAUSE_SHAPE, qname, "the backend returned no output")
-        chk.fail(p)
+        devs.append(_base(call, out, shape_clause, qname, "missing", "the backend returned no output"))
         return
     got_arr = np.asarray(got_arr)
     if got_dtype != q.dtype and chk.counts(dtype_clause):
-        p = _base(chk, call, out, dtype_clause, qname, f"{qname} has dtype {got_dtype}, the spec requires {q.dtype}")
+        p = _base(call, out, dtype_clause, qname, "dtype", f"{qname} has dtype {got_dtype}, the spec requires {q.dtype}")
         p["expected"], p["got"] = q.dtype, str(got_dtype)
-        chk.fail(p)
+        devs.append(p)
         if got_dtype not in FORMATS:
             return
     if tuple(got_arr.shape) != tuple(q.shape):
-        p = _base(chk, call, out, shape_clause, qname, f"{qname} has shape {tuple(got_arr.shape)}, the spec requires {tuple(q.shape)}")
+        p = _base(call, out, shape_clause, qname, "shape",
+                  f"{qname} has shape {tuple(got_arr.shape)}, the spec requires {tuple(q.shape)}")
         p["expected"], p["got"] = str(tuple(q.shape)), str(tuple(got_arr.shape))
-        chk.fail(p)
+        devs.append(p)
         return
     fmt = FORMATS[q.dtype]
     flat = got_arr.astype(np.float64).ravel()
-    worst = None
+    tflat = None
+    if twin is not None:
+        tw = np.asarray(twin)
+        if tuple(tw.shape) == tuple(got_arr.shape):
+            tflat = tw.astype(np.float64).ravel()
+    worst: dict = {}  # (clause, shared with PyTorch) -> (score, i, g, verdict)
+    failing = []
+    bits = None
     for i, g in enumerate(flat):
         v = judge(float(g), q.exact[i], q.allow[i], fmt, q.naive[i])
         if sample_axes is not None:
             a, b = sample_axes(i)
-            chk.samples.append((a, b, v.normalized))
+            chk.samples.append((a, b, v.normalized, v.via))
+        differs = tflat is not None and not _same_bits(float(g), float(tflat[i]))
+        if differs and bits_clause and bits is None and chk.counts(bits_clause):
+            bits = i
         if v.ok:
             continue
-        cl = clause(i) if callable(clause) else clause
-        if not chk.counts(cl):
+        region = exp.clause_of(qname, i)
+        aspect = clause(i) if callable(clause) else clause
+        if differs:  # the call and its plainest twin disagree: the departure is at fault
+            cl = aspect if aspect in DEPARTURE_CLAUSES else (departures(call) or (aspect,))[0]
+        elif aspect and aspect not in DEPARTURE_CLAUSES:  # an aspect the twin does not change
+            cl = aspect
+        else:
+            cl = region or aspect
+        if cl is None or not chk.counts(cl):
             continue
         score = v.normalized if math.isfinite(v.normalized) else math.inf
-        if chk.expected(cl) is not None:
-            # an expected deviation: note it once, keep looking for unexpected ones
-            p = _element_payload(chk, call, out, q, i, g, v, cl, fmt)
-            chk.fail(p)
-            continue
-        if worst is None or score > worst[0]:
-            worst = (score, i, g, v, cl)
-    if worst is not None:
-        _, i, g, v, cl = worst
-        chk.fail(_element_payload(chk, call, out, q, i, g, v, cl, fmt))
+        failing.append((score, i, g, v, cl))
+    shared_at = set()
+    if failing and pytorch is not None and chk.pytorch is not None:
+        tv = pytorch.values(qname)
+        if tv is not None and len(tv) == len(flat):
+            shared_at = {i for _, i, g, _, cl in failing
+                         if _same_bits(float(g), float(tv[i])) and chk.pytorch.entry(chk.check, cl) is not None}
+    for score, i, g, v, cl in failing:
+        key = (cl, i in shared_at)
+        if key not in worst or score > worst[key][0]:
+            worst[key] = (score, i, g, v)
+    for (cl, shared), (_, i, g, v) in worst.items():
+        p = _element_payload(call, out, q, i, g, v, cl, fmt)
+        if shared:
+            e = chk.pytorch.entry(chk.check, cl)
+            p["pytorch"] = {"reason": e.reason, "link": e.link}
+        devs.append(p)
+    if bits is not None and not any(k[0] == bits_clause for k in worst):
+        i = bits
+        p = _base(call, out, bits_clause, qname, "bits",
+                  f"{qname}[{i}]: {_text(float(flat[i]))} here, {_text(float(tflat[i]))} from the plainest "
+                  "equivalent call: the spec requires the same bits")
+        p["index"] = [int(k) for k in np.unravel_index(i, q.shape)] if q.shape else []
+        p["expected"], p["got"] = _text(float(tflat[i])), _text(float(flat[i]))
+        devs.append(p)
 
 
-def _element_payload(chk, call, out, q, i, g, v, cl, fmt) -> dict:
+def _element_payload(call, out, q, i, g, v, cl, fmt) -> dict:
     idx = [int(k) for k in np.unravel_index(i, q.shape)] if q.shape else []
     exact = q.exact[i]
-    p = _base(chk, call, out, cl, q.name,
+    p = _base(call, out, cl, q.name, "value",
               f"{q.name}{idx if idx else ''}: got {_text(float(g))}, expected {_num(exact)} "
               f"(normalized error {_num(v.normalized)}, {_num(v.ulps)} ulp)")
-    p["index"] = [int(k) for k in idx]
+    p["index"] = idx
     p["expected"] = _num(exact)
     p["expected_rounded"] = _text(float(fmt.round(exact)))
     p["got"] = _text(float(g))
@@ -282,6 +490,78 @@ def _element_payload(chk, call, out, q, i, g, v, cl, fmt) -> dict:
     p["ulps"] = _num(v.ulps)
     p["precision_bits"] = q.precision
     return p
+
+
+def _attribute_reduction(chk, call, exp, devs) -> None:
+    """A wrong reduced output whose elements are wrong too is the elements' deviation."""
+    red = [p for p in devs if p["quantity"] == "output" and p["kind"] == "value" and p["clause"].startswith("RED-")]
+    if not red or exp.reduction == "none" or exp.output is None:
+        return
+    n = len(next(iter(exp.columns.values()), ()))
+    if not n or n > ATTRIBUTE_MAX_ELEMENTS:
+        return
+    kwargs = dict(canonical(call).kwargs, reduction="none")
+    plain = Call(call.loss, "functional", dict(call.operands), (), kwargs)
+    if "functional" not in chk.adapter.caps.forms:
+        return
+    sub, _ = evaluate(chk, plain)
+    elem = [p for p in sub if p["quantity"] == "output" and p["kind"] == "value"]
+    if not elem:
+        return
+    worst = max(elem, key=lambda p: _float(p["normalized_error"]))
+    for p in red:
+        p["clause"], p["level"] = worst["clause"], worst["level"]
+        p["message"] += f" (its elements are wrong: {worst['message']})"
+
+
+def _float(x) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.inf
+
+
+def _isolate(chk, call: Call, p: dict) -> dict:
+    """A smaller counterexample for an element's deviation, where one exists cheaply: the failing
+    element alone (a one-element call of the same arguments), kept only if it shows the same
+    deviation (same signature). Elementwise calls only: no broadcasting, layout or Python var."""
+    if p.get("kind") != "value" or not p.get("index"):
+        return p
+    arrays = {k: v for k, v in call.operands.items() if isinstance(v, np.ndarray)}
+    if len(arrays) != len(call.operands) or call.layout:
+        return p
+    shapes = {v.shape for v in arrays.values()}
+    if len(shapes) != 1 or int(np.prod(next(iter(shapes)))) <= 1:
+        return p
+    shape = next(iter(shapes))
+    if p["quantity"] != "output" and len(p["index"]) != len(shape):
+        return p
+    flat = int(np.ravel_multi_index(tuple(p["index"]), shape)) if p["index"] else 0
+    ops = {k: v.reshape(-1)[flat:flat + 1].copy() for k, v in arrays.items()}
+    g = call.grad_output
+    if g is not None and np.asarray(g).shape == shape:
+        g = np.asarray(g).reshape(-1)[flat:flat + 1].copy()
+    small = replace(call, operands=ops, grad_output=g)
+    try:
+        devs, _ = evaluate(chk, small)
+    except Exception:  # noqa: BLE001 - a smaller example is a nicety, never a new failure
+        return p
+    sig = signature(p)
+    for q in devs:
+        if signature(q) == sig:
+            q["isolated_from"] = list(shape)
+            return q
+    return p
+
+
+def _add_expected_to_repro(devs) -> None:
+    """The reproduction prints what the backend gave; add what the spec expects."""
+    for p in devs:
+        if p.get("repro") and p.get("expected") is not None and "# expected:" not in p["repro"]:
+            where = p["quantity"] + (str(p["index"]) if p.get("index") else "")
+            extra = f" (allowance {p['allowance']})" if p.get("allowance") else ""
+            p["repro"] += (f"\n# expected: {where} = {p['expected']}{extra} [{p['clause']}]"
+                           f"\nprint('expected: {where} =', {str(p['expected'])!r})")
 
 
 def _num(x) -> str:

@@ -31,8 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STATUSES = ("PASS", "FAIL", "XFAIL", "XPASS", "ERROR", "CRASH", "TIMEOUT", "NA", "SKIP")
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
-SCHEMA_VERSION = 1
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+SCHEMA_VERSION = 2
 
 
 class UsageError(Exception):
@@ -48,11 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--gaussian-fn")
     r.add_argument("--loss", help="comma-separated: poisson,gaussian")
     r.add_argument("--dtype", help="comma-separated: float16,bfloat16,float32,float64")
-    r.add_argument("--check", help="comma-separated check-id patterns to run, e.g. 'poisson.values*,*float16*'")
+    r.add_argument("--check", help="comma-separated check ids or patterns (* matches anything), e.g. "
+                   "'poisson.values*,*float16*' or an exact id such as 'poisson.values[log_input=True,full=False,float32]'")
     r.add_argument("--profile", default="standard", choices=("quick", "standard", "thorough"))
     r.add_argument("--level", choices=("core", "api", "strict"))
-    r.add_argument("--expectations", help="expectations TOML (default: expectations/<backend>.toml)")
+    r.add_argument("--expectations", action="append",
+                   help="expectations TOML (default: expectations/<backend>.toml); may be given more than once")
     r.add_argument("--no-expectations", action="store_true")
+    r.add_argument("--expect-pytorch-deviations", action="store_true",
+                   help="also expect the deviations PyTorch 2.13 itself shows (expectations/torch.toml): for a "
+                        "function that reuses torch's own operations")
     r.add_argument("--json", help="write the results JSON here")
     r.add_argument("--report", help="write the HTML page into this directory")
     r.add_argument("--junit", help="write JUnit XML here")
@@ -60,7 +65,21 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--explore", action="store_true", help="fresh random cases, persistent hypothesis database")
     r.add_argument("--save-counterexamples", help="save failing calls into this replay-corpus directory")
     r.add_argument("--timeout", type=float, default=600.0, help="seconds one check may run (TIMEOUT past it)")
+    r.add_argument("--workers", type=int, default=None,
+                   help="worker processes running checks in parallel (default: one per core)")
+    r.add_argument("--shrink", default="auto", choices=("off", "auto", "full"),
+                   help="minimal counterexamples: off (each failure's first example, reduced to one element "
+                        "where that shows it), auto (default: hypothesis shrinks each distinct failure once), "
+                        "full (every failing check)")
+    r.add_argument("--shrink-budget", type=float, default=60.0,
+                   help="seconds the whole shrinking phase may take (default 60); what is not shrunk by then "
+                        "keeps its first example")
+    r.add_argument("--cannot", default=None,
+                   help="what a user function cannot express, reported as NA: comma-separated from "
+                        "module, float16, bfloat16, float32, float64, log_input=True|False, full=True|False, "
+                        "legacy (size_average/reduce), positional, reduction=none|mean|sum (see README)")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
+    r.add_argument("--verbose", action="store_true", help="one line per failing check, besides the findings")
     sub.add_parser("list", help="list backends")
     m = sub.add_parser("report", help="render pages and the matrix from results JSON files")
     m.add_argument("results", nargs="+", help="results JSON files, or directories of them")
@@ -157,20 +176,77 @@ def _validate(args):
             bad = [v for v in val.split(",") if v.strip() not in allowed]
             if bad:
                 raise UsageError(f"--{opt}: unknown {', '.join(bad)}; choose from {', '.join(allowed)}")
-    exp_path = None
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if args.cannot and not fns:
+        raise UsageError("--cannot describes a user function: give --poisson-fn or --gaussian-fn")
+    try:
+        cannot = adapters.parse_cannot(args.cannot) if args.cannot else None
+    except ValueError as exc:
+        raise UsageError(f"--cannot: {exc}") from None
+    exp_paths = []
     if not args.no_expectations:
-        exp_path = args.expectations or (expmod.default_for(args.backend) if not fns else None)
-        if exp_path:
+        exp_paths = list(args.expectations or [])
+        if not exp_paths and not fns and expmod.default_for(args.backend):
+            exp_paths = [str(expmod.default_for(args.backend))]
+        for path in exp_paths:
             try:
-                expmod.load(exp_path)
+                expmod.load(path)
             except expmod.ExpectationsError as exc:
                 raise UsageError(str(exc)) from None
+    for opt, is_dir in (("json", False), ("junit", False), ("report", True)):
+        if getattr(args, opt):
+            why = _unwritable(Path(getattr(args, opt)), is_dir)
+            if why:
+                raise UsageError(f"--{opt} {getattr(args, opt)}: {why}")
     try:
-        adapter = adapters.make(args.backend, fns or None, {k: getattr(args, f"{k}_fn") for k in fns})
+        adapter = adapters.make(args.backend, fns or None, {k: getattr(args, f"{k}_fn") for k in fns}, cannot)
         ok, why = adapter.available()
     except Exception as exc:  # noqa: BLE001
         ok, why, adapter = False, f"adapter failed to load: {type(exc).__name__}: {exc}", None
-    return adapter, ok, why, exp_path, fns
+    return adapter, ok, why, exp_paths, fns
+
+
+def _unwritable(path: Path, is_dir: bool) -> str | None:
+    """Why `path` cannot be written (None if it can), found without writing anything there: the
+    nearest existing ancestor must be a directory this process can create a file in."""
+    if path.exists():
+        if is_dir and not path.is_dir():
+            return "exists and is not a directory"
+        if not is_dir and path.is_dir():
+            return "is a directory"
+    probe = path if (is_dir and path.is_dir()) else path.parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is not a directory"
+    try:
+        fd, name = tempfile.mkstemp(prefix=".lossconform-probe-", dir=probe)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        return f"cannot write in {probe}: {exc.strerror or exc}"
+    return None
+
+
+def subject_name(args) -> str:
+    """What the run is named after: the backend, or the user function(s) under test
+    (`--poisson-fn mine.py:poisson_nll_loss` -> `mine-poisson_nll_loss`)."""
+    specs = [v for v in (args.poisson_fn, args.gaussian_fn) if v]
+    if not specs:
+        return args.backend
+    parts = []
+    for spec in specs:
+        mod, _, attr = spec.rpartition(":")
+        stem = Path(mod).stem if (mod.endswith(".py") or os.sep in mod) else mod.rsplit(".", 1)[-1]
+        parts.append((stem, attr))
+    if len({p[0] for p in parts}) == 1:
+        name = parts[0][0] + "-" + "+".join(p[1] for p in parts)
+    else:
+        name = "+".join(f"{a}-{b}" for a, b in parts)
+    if args.backend != "torch":
+        name += f"@{args.backend}"
+    return "".join(ch if ch.isalnum() or ch in "._+@-" else "_" for ch in name)
 
 
 def _suite_commit() -> str:
@@ -182,7 +258,7 @@ def _suite_commit() -> str:
         return "unknown"
 
 
-def _environment(args, adapter, exp_path, started) -> dict:
+def _environment(args, adapter, exp_paths, started, workers) -> dict:
     level = args.level or ("api" if (args.poisson_fn or args.gaussian_fn) else "strict")
     desc = {}
     if adapter is not None:
@@ -190,165 +266,113 @@ def _environment(args, adapter, exp_path, started) -> dict:
             desc = adapter.describe()
         except Exception as exc:  # noqa: BLE001
             desc = {"version": f"unknown ({type(exc).__name__})"}
+    try:
+        import hypothesis
+
+        hyp = hypothesis.__version__
+    except ImportError:  # pragma: no cover
+        hyp = "unknown"
     return {
         "suite_commit": _suite_commit(),
+        "subject": subject_name(args),
         "backend": args.backend,
         "backend_version": desc.get("version", "unknown"),
         "device": desc.get("device", "unknown"),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "hypothesis": hyp,
         "seed": args.seed,
         "profile": args.profile,
         "level": level,
         "explore": bool(args.explore),
+        "shrink": args.shrink,
+        "workers": workers,
         "losses": args.loss.split(",") if args.loss else ["poisson", "gaussian"],
         "dtypes": args.dtype.split(",") if args.dtype else ["float16", "bfloat16", "float32", "float64"],
         "poisson_fn": args.poisson_fn,
         "gaussian_fn": args.gaussian_fn,
-        "expectations": str(exp_path) if exp_path else None,
+        "cannot": args.cannot,
+        "expectations": os.pathsep.join(exp_paths) if exp_paths else None,
         "started": started,
         "duration_s": None,
+        "timings": {},
     }
 
 
-def _child_cmd(args, jsonl, done_file):
+def _child_cmd(args, exp_paths, worker, jsonl, done_file, claim_dir, minimise=None):
     cmd = [sys.executable, "-m", "pytest", str(ROOT / "conformance"), "-q", "-p", "no:cacheprovider",
            "--rootdir", str(ROOT), "--backend", args.backend, "--profile", args.profile,
-           "--seed", str(args.seed), "--results-jsonl", jsonl, "--done-file", done_file]
-    for opt in ("poisson_fn", "gaussian_fn", "loss", "dtype", "check", "level", "expectations", "save_counterexamples"):
+           "--seed", str(args.seed), "--results-jsonl", jsonl, "--done-file", done_file,
+           "--claim-dir", claim_dir, "--worker", worker]
+    for opt in ("poisson_fn", "gaussian_fn", "loss", "dtype", "check", "level", "save_counterexamples", "cannot"):
         v = getattr(args, opt)
         if v:
             cmd += [f"--{opt.replace('_', '-')}", str(v)]
-    if args.no_expectations:
+    if args.no_expectations or not exp_paths:
         cmd.append("--no-expectations")
+    else:
+        cmd += ["--expectations", os.pathsep.join(exp_paths)]
     if args.explore:
         cmd.append("--explore")
+    if args.expect_pytorch_deviations:
+        cmd.append("--expect-pytorch-deviations")
+    if minimise:
+        cmd += ["--minimise", minimise, "--shrink-seconds", str(max(1.0, min(30.0, args.shrink_budget)))]
     return cmd
 
 
-def _read_events(path):
-    out = []
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                line = line.strip()
-                if line:
-                    try:
-                        out.append(json.loads(line))
-                    except json.JSONDecodeError:
-                        pass  # a torn last line from a crashed child
-    except FileNotFoundError:
-        pass
-    return out
-
-
-def _run_children(args, workdir: Path, progress) -> tuple[list, list]:
-    """Run the checks, restarting after a crash or a hang. Returns (records, problems)."""
-    jsonl = str(workdir / "records.jsonl")
-    done_file = str(workdir / "done.txt")
-    Path(done_file).write_text("")
-    log_path = workdir / "pytest.log"
-    problems = []
-    restarts = 0
-    while True:
-        with open(log_path, "ab") as log:
-            child = subprocess.Popen(_child_cmd(args, jsonl, done_file), stdout=log, stderr=subprocess.STDOUT,
-                                     cwd=str(ROOT), env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
-            seen = 0
-            current, since = None, time.monotonic()
-            timed_out = False
-            try:
-                while child.poll() is None:
-                    time.sleep(0.2)
-                    events = _read_events(jsonl)
-                    for ev in events[seen:]:
-                        if ev.get("event") == "start":
-                            current, since = ev, time.monotonic()
-                        elif ev.get("event") == "record":
-                            current = None
-                            progress(ev)
-                    seen = len(events)
-                    if current is not None and time.monotonic() - since > args.timeout:
-                        timed_out = True
-                        _kill(child)
-                        break
-            except BaseException:
-                # the child runs in its own session, so Ctrl-C does not reach it: stop it here
-                _kill(child)
-                raise
-            rc = child.wait()
-        events = _read_events(jsonl)
-        for ev in events[seen:]:
-            if ev.get("event") == "record":
-                progress(ev)
-        started = {e["nodeid"]: e for e in events if e.get("event") == "start"}
-        recorded = {e["nodeid"] for e in events if e.get("event") == "record"}
-        hung = [e for n, e in started.items() if n not in recorded]
-        if not hung:
-            if rc not in (0, 1, 5) and not timed_out:
-                problems.append(f"pytest exited with code {rc}; see its log:\n{_tail(log_path)}")
-            break
-        status = "TIMEOUT" if timed_out else "CRASH"
-        for ev in hung:
-            why = (f"ran past {args.timeout:.0f} s and was stopped" if timed_out
-                   else f"the backend ended the process (exit code {rc})")
-            rec = {"event": "record", "nodeid": ev["nodeid"], "check": ev["check"], "loss": None, "chapter": None,
-                   "clause": None, "status": status, "message": f"{status}: {why}", "reason": None, "link": None,
-                   "failure": None, "samples": [], "duration_s": None}
-            with open(jsonl, "a", encoding="utf-8") as f:
-                f.write(json.dumps(rec) + "\n")
-            progress(rec)
-        with open(done_file, "w", encoding="utf-8") as f:
-            f.write("\n".join(sorted({e["nodeid"] for e in _read_events(jsonl) if e.get("event") == "record"})))
-        restarts += 1
-        if restarts > 50:
-            problems.append("more than 50 crashes or hangs: the run was stopped")
-            break
-    records = [e for e in _read_events(jsonl) if e.get("event") == "record"]
-    if not records and not problems:
-        problems.append(f"no check ran; pytest's log:\n{_tail(log_path)}")
-    return records, problems
-
-
-def _kill(child):
-    import signal
-
-    try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        child.kill()
-
-
-def _tail(path, n=40) -> str:
-    try:
-        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return ""
-    return "\n".join(lines[-n:])
-
-
 class Progress:
-    """One line per chapter as it completes (and a dot line while long chapters run)."""
+    """One line per chapter as it completes, and a heartbeat line at least every 10 s."""
 
-    def __init__(self, backend, quiet):
-        self.backend, self.quiet = backend, quiet
-        self.chapter, self.counts, self.t0 = None, {}, time.monotonic()
+    def __init__(self, name, quiet):
+        self.name, self.quiet = name, quiet
+        self.counts, self.t0, self.last = {}, time.monotonic(), time.monotonic()
+        self.chapters: dict = {}
+        self.total = 0
+
+    def say(self, text):
+        if not self.quiet:
+            print(f"[{self.name}] {text}", flush=True)
+        self.last = time.monotonic()
 
     def __call__(self, rec):
-        if self.quiet:
-            return
+        self.total += 1
         ch = rec.get("chapter") or "?"
-        if ch != self.chapter and self.chapter is not None:
-            self.flush()
-        self.chapter = ch
-        self.counts[rec["status"]] = self.counts.get(rec["status"], 0) + 1
+        c = self.chapters.setdefault(ch, {})
+        c[rec["status"]] = c.get(rec["status"], 0) + 1
+
+    def tick(self, pool):
+        from conformance.workers import HEARTBEAT_S
+
+        if time.monotonic() - self.last < HEARTBEAT_S:
+            return
+        running = pool.running()
+        done = ", ".join(f"{k} {v}" for k, v in sorted(_sum_counts(self.chapters).items()))
+        head = f"{time.monotonic() - self.t0:.0f} s, {self.total} checks done ({done or 'none yet'})"
+        if not running:
+            self.say(head)
+            return
+        bits = []
+        for check, secs, calls, phase, worker in running:
+            what = "shrinking" if phase == "minimise" else "running"
+            bits.append(f"{what} {check} for {secs:.0f} s" + (f" ({calls} calls)" if calls else "")
+                        + (f" on worker {worker}" if len(pool.workers) > 1 else ""))
+        self.say(head + "; " + "; ".join(bits))
 
     def flush(self):
-        if self.quiet or self.chapter is None:
+        if self.quiet:
             return
-        parts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
-        print(f"[{self.backend}] {self.chapter:12s} {parts}  ({time.monotonic() - self.t0:.0f} s)", flush=True)
-        self.counts = {}
+        for ch, c in self.chapters.items():
+            parts = ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
+            print(f"[{self.name}] {ch:12s} {parts}", flush=True)
+
+
+def _sum_counts(chapters):
+    out = {}
+    for c in chapters.values():
+        for k, v in c.items():
+            out[k] = out.get(k, 0) + v
+    return out
 
 
 def _jsonable(v):
@@ -361,12 +385,20 @@ def _jsonable(v):
     return v
 
 
-def assemble(env, records, exp_path, problems, selective) -> dict:
+RECORD_FIELDS = ("check", "loss", "chapter", "clause", "level", "status", "message", "reason", "link", "duration_s",
+                 "failure", "failures", "expected_failures", "notes")
+
+
+def assemble(env, records, exp_paths, problems, selective, complete=True) -> dict:
     """The results document (docs/results-schema.md) from the child's records."""
     from conformance import expectations as expmod
+    from conformance import findings as fnd
 
+    records = sorted(records, key=lambda r: (r.get("order", 0), r["check"]))
     summary = {s: 0 for s in STATUSES}
     out_records, accuracy = [], {}
+    findings = fnd.group(records)
+    fnd.link(records, findings)
     for r in records:
         summary[r["status"]] = summary.get(r["status"], 0) + 1
         samples = r.get("samples") or []
@@ -377,12 +409,10 @@ def assemble(env, records, exp_path, problems, selective) -> dict:
                                             "axes": ["input", "target"] if r["loss"] == "poisson" else ["input - target", "var"],
                                             "points": []})
             acc["points"].extend(samples)
-        rec = {k: r.get(k) for k in ("check", "loss", "chapter", "clause", "level", "status", "message", "reason",
-                                     "link", "duration_s", "failure")}
-        out_records.append(rec)
+        out_records.append({k: r.get(k) for k in RECORD_FIELDS})
     stale = []
-    if exp_path:
-        for e in expmod.load(exp_path):
+    if complete:
+        for e in expmod.load_all(exp_paths or []):
             hits = [r for r in records if e.matches(r["check"])]
             if not hits and not selective:
                 stale.append({"check": e.check, "clause": e.clause, "why": "matched no check"})
@@ -391,6 +421,8 @@ def assemble(env, records, exp_path, problems, selective) -> dict:
     bad = summary["FAIL"] + summary["XPASS"] + summary["ERROR"] + summary["CRASH"] + summary["TIMEOUT"]
     if problems:
         verdict, code = "error", EXIT_FAIL
+    elif not complete:
+        verdict, code = "incomplete", EXIT_INTERRUPTED
     elif bad or stale:
         verdict, code = "nonconformant", EXIT_FAIL
     else:
@@ -401,65 +433,143 @@ def assemble(env, records, exp_path, problems, selective) -> dict:
         "environment": env,
         "verdict": verdict,
         "exit_code": code,
+        "complete": complete,
         "summary": summary,
         "problems": problems,
         "stale_expectations": stale,
+        "findings": [{k: v for k, v in f.items() if k != "signature"} for f in findings],
         "records": out_records,
         "accuracy": [dict(v, points=v["points"][:3000]) for v in accuracy.values()],
     })
 
 
 def _terminate_as_interrupt(signum, frame):
-    raise KeyboardInterrupt  # SIGTERM stops the child like Ctrl-C does
+    raise KeyboardInterrupt  # SIGTERM stops the run like Ctrl-C does: what finished is written
 
 
 def cmd_run(args) -> int:
     import signal
 
+    from conformance import findings as fnd
+    from conformance.workers import Pool, default_workers
+
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     started = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     t0 = time.monotonic()
-    adapter, ok, why, exp_path, _ = _validate(args)
-    env = _environment(args, adapter, exp_path, started)
+    adapter, ok, why, exp_paths, _ = _validate(args)
+    workers = args.workers or default_workers()
+    env = _environment(args, adapter, exp_paths, started, workers)
+    name = env["subject"]
     if not ok:
         res = {"schema": "lossconform-results", "schema_version": SCHEMA_VERSION, "environment": env,
-               "verdict": "unavailable", "exit_code": EXIT_UNAVAILABLE, "summary": {s: 0 for s in STATUSES},
-               "problems": [why], "stale_expectations": [], "records": [], "accuracy": []}
-        _write_outputs(args, res)
-        print(f"[{args.backend}] unavailable: {why}")
+               "verdict": "unavailable", "exit_code": EXIT_UNAVAILABLE, "complete": True,
+               "summary": {s: 0 for s in STATUSES}, "problems": [why], "stale_expectations": [], "findings": [],
+               "records": [], "accuracy": []}
+        _write_outputs(args, res, name)
+        print(f"[{name}] unavailable: {why}")
         return EXIT_UNAVAILABLE
-    if not args.quiet:
-        print(f"[{args.backend}] {env['backend_version']} on {env['device']}: profile {args.profile}, "
-              f"level {env['level']}, seed {args.seed}" + (f", expectations {exp_path}" if exp_path else ""), flush=True)
-    progress = Progress(args.backend, args.quiet)
+    progress = Progress(name, args.quiet)
+    progress.say(f"{env['backend_version']} on {env['device']}: profile {args.profile}, level {env['level']}, "
+                 f"seed {args.seed}, {workers} worker{'s' if workers > 1 else ''}, shrink {args.shrink}"
+                 + (f", expectations {env['expectations']}" if exp_paths else ""))
+    records, problems, complete = [], [], True
+    timings = env["timings"]
     with tempfile.TemporaryDirectory(prefix="lossconform-") as tmp:
-        records, problems = _run_children(args, Path(tmp), progress)
+        tmp = Path(tmp)
+        pool = None
+        try:
+            (tmp / "survey").mkdir()
+            pool = Pool(workers, lambda w, j, d, c: _child_cmd(args, exp_paths, w, j, d, c), tmp / "survey",
+                        args.timeout, progress, on_tick=progress.tick)
+            records, problems = pool.run()
+            timings["checks_s"] = round(time.monotonic() - t0, 1)
+            wanted = {}
+            if not problems:
+                wanted = fnd.targets(records, args.shrink, lambda p, r: bool(p.get("pytorch")))
+            if wanted:
+                t1 = time.monotonic()
+                n_sigs = sum(len(v) for v in wanted.values())
+                progress.say(f"{sum(1 for r in records if r['status'] in ('FAIL', 'ERROR'))} failing checks, "
+                             f"{n_sigs} distinct failure{'s' if n_sigs > 1 else ''} to shrink "
+                             f"(budget {args.shrink_budget:.0f} s)")
+                (tmp / "minimise").mkdir()
+                tfile = tmp / "targets.json"
+                tfile.write_text(json.dumps(wanted), encoding="utf-8")
+                mpool = Pool(min(workers, len(wanted)),
+                             lambda w, j, d, c: _child_cmd(args, exp_paths, w, j, d, c, minimise=str(tfile)),
+                             tmp / "minimise", args.timeout, lambda rec: None, on_tick=progress.tick,
+                             deadline=time.monotonic() + args.shrink_budget)
+                pool = mpool
+                shrunk, _ = mpool.run()
+                n = fnd.merge_minimised(records, shrunk, wanted)
+                timings["shrink_s"] = round(time.monotonic() - t1, 1)
+                if mpool.stopped_by_budget:
+                    progress.say(f"the shrink budget ({args.shrink_budget:.0f} s) ran out: {n} of {n_sigs} "
+                                 "failures shrunk; the others keep their first example (--shrink-budget)")
+        except KeyboardInterrupt:
+            complete = False
+            if pool is not None:
+                pool.kill_all()
+                records = records or pool.records
     progress.flush()
     env["duration_s"] = round(time.monotonic() - t0, 1)
     selective = bool(args.loss or args.dtype or args.check or args.poisson_fn or args.gaussian_fn)
-    res = assemble(env, records, exp_path, problems, selective)
-    _write_outputs(args, res)
+    res = assemble(env, records, exp_paths, problems, selective, complete)
+    _write_outputs(args, res, name)
     for p in problems:
-        print(f"[{args.backend}] problem: {p}", file=sys.stderr)
-    for st in res["stale_expectations"]:
-        print(f"[{args.backend}] stale expectation: {st['check']} ({st['why']})")
-    for r in res["records"]:
-        if r["status"] in ("FAIL", "ERROR", "CRASH", "TIMEOUT", "XPASS"):
-            print(f"[{args.backend}] {r['status']:7s} {r['check']}  [{r.get('clause')}] {r.get('message', '')[:200]}")
-    print(f"[{args.backend}] {res['verdict']}: {_summary_line(res)} in {env['duration_s']} s")
+        print(f"[{name}] problem: {p}", file=sys.stderr)
+    _print_verdict(args, res, name)
     return res["exit_code"]
 
 
-def _write_outputs(args, res):
+def _print_verdict(args, res, name) -> None:
+    """Findings first (own deviations, then PyTorch's), each with its minimal input; then stale
+    expectations, crashes and timeouts, the verdict line."""
+    from conformance import findings as fnd
+
+    for st in res["stale_expectations"]:
+        print(f"[{name}] stale expectation: {st['check']} ({st['why']})")
+    own = [f for f in res["findings"] if f["status"] != "XFAIL"]
+    if own:
+        print(f"[{name}] {len(own)} finding{'s' if len(own) > 1 else ''} (own deviations first):")
+        for f in own:
+            ex = f["example"]
+            tag = "" if f["origin"] == "own" else "  [PyTorch 2.13 shows this too]"
+            checks = f["checks"]
+            seen = checks[0] + (f" and {len(checks) - 1} more checks" if len(checks) > 1 else "")
+            print(f"[{name}] {f['id']} {f['status']} {f['clause']} ({f['quantity']}, {f['kind']}){tag}: in {seen}")
+            print(f"[{name}]    {'minimal' if f['minimal'] else 'example'}: {fnd.example_text(ex)}")
+            if ex.get("expected") is not None or ex.get("got") is not None:
+                extra = f" (normalized error {ex['normalized_error']})" if ex.get("normalized_error") else ""
+                print(f"[{name}]    expected {ex.get('expected')}, got {ex.get('got')}{extra}")
+            else:
+                print(f"[{name}]    {ex.get('message', '')[:200]}")
+    for r in res["records"]:
+        if r["status"] in ("CRASH", "TIMEOUT", "XPASS") or (args.verbose and r["status"] in ("FAIL", "ERROR")):
+            print(f"[{name}] {r['status']:7s} {r['check']}  [{r.get('clause')}] {(r.get('message') or '')[:200]}")
+        elif r["status"] == "ERROR" and (r.get("failure") or {}).get("kind") == "internal":
+            print(f"[{name}] ERROR   {r['check']}  {(r.get('message') or '')[:200]}")
+    env = res["environment"]
+    tail = f" in {env['duration_s']} s"
+    t = env.get("timings") or {}
+    if t.get("shrink_s"):
+        tail += f" (checks {t.get('checks_s')} s, shrinking {t['shrink_s']} s)"
+    print(f"[{name}] {res['verdict']}: {_summary_line(res)}{tail}")
+
+
+def _write_outputs(args, res, name=None):
+    name = name or args.backend
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(res, indent=1), encoding="utf-8")
+        tmp = Path(args.json).with_name(Path(args.json).name + ".tmp")
+        tmp.write_text(json.dumps(res, indent=1), encoding="utf-8")
+        os.replace(tmp, args.json)
     if args.report:
         from reports import render
 
         path = Path(args.report) / render.page_name(res)
         render.write_run(res, path)
-        print(f"[{args.backend}] report: {path}")
+        print(f"[{name}] report: {path}")
     if args.junit:
         write_junit(res, args.junit)
 

@@ -44,6 +44,29 @@ class Expectation:
         return self.clause is None or clause is None or self.clause == clause
 
 
+def split_patterns(text: str | None) -> tuple:
+    """Comma-separated check-id patterns; a comma inside [...] belongs to the id."""
+    out, cur, depth = [], "", 0
+    for ch in text or "":
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+            continue
+        depth += ch == "["
+        depth -= ch == "]" and depth > 0
+        cur += ch
+    out.append(cur)
+    return tuple(p.strip() for p in out if p.strip())
+
+
+def load_all(paths) -> list[Expectation]:
+    """Entries of several expectations files, in order."""
+    out = []
+    for p in paths:
+        out += load(p)
+    return out
+
+
 def load(path) -> list[Expectation]:
     path = Path(path)
     try:

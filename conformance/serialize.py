@@ -55,6 +55,7 @@ def call_to_json(call: Call) -> dict:
         "kwargs": {k: _plain(v) for k, v in call.kwargs.items()},
         "grad_wrt": list(call.grad_wrt),
         "grad_output": None if call.grad_output is None else array_to_json(call.grad_output),
+        "layout": {k: v for k, v in call.layout.items() if v not in (None, "contiguous")},
     }
 
 
@@ -74,4 +75,5 @@ def call_from_json(d: dict) -> Call:
         kwargs=dict(d.get("kwargs", {})),
         grad_wrt=tuple(d.get("grad_wrt", ())),
         grad_output=None if g is None else array_from_json(g),
+        layout=dict(d.get("layout") or {}),
     )

@@ -47,13 +47,19 @@ def next_down(v: float, dtype: str) -> float:
 def floats(dtype: str, lo: float, hi: float, *, subnormal: bool = True):
     """Values in [lo, hi] exactly representable in dtype."""
     lo, hi = rep(lo, dtype), rep(hi, dtype)
-    if dtype == "bfloat16":
-        return st.floats(lo, hi, width=32, allow_subnormal=subnormal).map(lambda v: rep(v, "bfloat16")).filter(lambda v: lo <= v <= hi)
+    if dtype == "bfloat16":  # a float32 rounded once to bfloat16 (ml_dtypes rounds to nearest even)
+        return st.floats(lo, hi, width=32, allow_subnormal=subnormal).map(_to_bfloat16).filter(lambda v: lo <= v <= hi)
     return st.floats(lo, hi, width=WIDTH[dtype], allow_subnormal=subnormal)
 
 
+def _to_bfloat16(v: float) -> float:
+    return float(np.float32(v).astype(ml_dtypes.bfloat16))
+
+
 def with_edges(dtype: str, base, edges):
-    edges = sorted({rep(e, dtype) for e in edges if math.isfinite(rep(e, dtype))})
+    """`base` or one of `edges`; the first edge is what hypothesis shrinks towards, so list the
+    simplest first."""
+    edges = list(dict.fromkeys(rep(e, dtype) for e in edges if math.isfinite(rep(e, dtype))))
     return st.one_of(st.sampled_from(edges), base) if edges else base
 
 

@@ -25,19 +25,6 @@ def _upstream(draw, dtype, reduction, shape):
     return draw(S.array(dtype, out_shape, vals))
 
 
-def poisson_grad_clause(log_input, full, target):
-    flat = np.asarray(target).astype(np.float64).ravel()
-
-    def clause(name, i):
-        if name == "input":
-            return "PNLL-GRAD-INPUT"
-        if full and flat.size and flat[i] <= 1:
-            return "PNLL-GRAD-STIRLING-MASK"
-        return "PNLL-GRAD-TARGET"
-
-    return clause
-
-
 @pytest.mark.parametrize("dtype", S.DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("full", [False, True])
@@ -52,8 +39,7 @@ def test_poisson_gradients(chk, log_input, full, reduction, dtype, data):
     g = _upstream(data.draw, dtype, reduction, x.shape)
     call = poisson_call(x, t, log_input, full, None, grad_wrt=("input", "target"), grad_output=g,
                         kwargs={"reduction": reduction})
-    conform(chk, call, value_clause="PNLL-VALUE-LOG" if log_input else "PNLL-VALUE-RATE",
-            grad_clause=poisson_grad_clause(log_input, full, t))
+    conform(chk, call)  # every element under its region's clause (Expected.clause_of)
 
 
 @pytest.mark.parametrize("dtype", S.DTYPES)
@@ -68,8 +54,7 @@ def test_gaussian_gradients(chk, full, reduction, dtype, data):
     g = _upstream(data.draw, dtype, reduction, x.shape)
     call = gaussian_call(x, y, v, full, None, grad_wrt=("input", "target", "var"), grad_output=g,
                          kwargs={"reduction": reduction})
-    clauses = {"input": "GNLL-GRAD-INPUT", "target": "GNLL-GRAD-TARGET", "var": "GNLL-GRAD-VAR"}
-    conform(chk, call, value_clause="GNLL-VALUE", grad_clause=lambda name, i: clauses[name])
+    conform(chk, call)  # every element under its region's clause (the var clamp included)
 
 
 @pytest.mark.parametrize("dtype", S.DTYPES)
@@ -87,8 +72,7 @@ def test_gaussian_homoscedastic_gradients(chk, var_kind, reduction, dtype, data)
     g = _upstream(data.draw, dtype, reduction, shape)
     call = gaussian_call(x, y, v, False, None, grad_wrt=("input", "var"), grad_output=g,
                          kwargs={"reduction": reduction})
-    conform(chk, call, value_clause="GNLL-VALUE",
-            grad_clause=lambda name, i: "GRAD-BROADCAST" if name == "var" else "GNLL-GRAD-INPUT")
+    conform(chk, call)  # var's gradient, summed over the broadcast dimension, is GRAD-BROADCAST
 
 
 @pytest.mark.parametrize("dtype", S.DTYPES)

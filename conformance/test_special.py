@@ -34,7 +34,7 @@ def test_poisson_special_values(chk, log_input, full, dtype):
     xs = [NAN, INF, -INF, 0.0, -0.0, f, 1.0]
     ts = [NAN, INF, -INF, 0.0, -0.0, f, 1.0, 3.0]
     x, t = _grid(dtype, xs, ts)
-    conform(chk, poisson_call(x, t, log_input, full, None), value_clause="SPECIAL-INF")
+    conform(chk, poisson_call(x, t, log_input, full, None))  # SPECIAL-NAN/-INF where an operand is
 
 
 @pytest.mark.parametrize("dtype", S.DTYPES)
@@ -47,7 +47,7 @@ def test_gaussian_special_values(chk, dtype):
     x = np.array([p[0] for p in trip]).astype(dt)
     y = np.array([p[1] for p in trip]).astype(dt)
     v = np.array([p[2] for p in trip]).astype(dt)
-    conform(chk, gaussian_call(x, y, v, False, None), value_clause="SPECIAL-INF")
+    conform(chk, gaussian_call(x, y, v, False, None))
 
 
 @pytest.mark.parametrize("dtype", S.DTYPES)

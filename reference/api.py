@@ -68,6 +68,33 @@ class Expected:
     grads: dict = field(default_factory=dict)  # operand name -> Quantity
     reduction: str | None = None
     params: dict = field(default_factory=dict)
+    # the operands of each output element, as stored values in the result dtype (broadcast,
+    # C order), and each operand's shape before broadcasting: what `clause_of` reads
+    loss: str | None = None
+    columns: dict = field(default_factory=dict)
+    operand_shapes: dict = field(default_factory=dict)
+
+    def clause_of(self, quantity: str, i: int) -> str | None:
+        """The most specific clause governing element `i` of `quantity` ("output" or
+        "grad_<operand>"): the loss's region clause (poisson.clause / gaussian.clause). A reduced
+        output is governed by its reduction clause, a gradient summed over broadcast dimensions by
+        GRAD-BROADCAST. None where the element's operands are not known."""
+        if not self.columns:
+            return None
+        if quantity == "output":
+            if self.reduction != "none":
+                return "RED-" + str(self.reduction).upper()
+            j = i
+        else:
+            name = quantity[len("grad_"):]
+            full = tuple(np.broadcast_shapes(*self.operand_shapes.values()))
+            if tuple(self.operand_shapes.get(name, ())) != full:
+                return "GRAD-BROADCAST"
+            j = i
+        point = [float(self.columns[k][j]) for k in self.columns]
+        from .elementwise import LOSSES
+
+        return LOSSES[self.loss].clause(quantity, *point, **self.params)
 
 
 def resolve(call: Call):
@@ -90,6 +117,51 @@ def resolve(call: Call):
     else:
         params = {"full": bound["full"], "eps": bound["eps"]}
     return (params, reduction, warnings)
+
+
+def canonical(call: Call) -> Call | None:
+    """The plainest call the spec says is equivalent to `call`: the functional form, every argument
+    by keyword and resolved (legacy arguments mapped to their reduction), contiguous operands.
+    None where `call` must raise. The checks run it beside `call` to tell which aspect a deviation
+    belongs to (a layout, a binding, a form) and which to the formula itself."""
+    res = resolve(call)
+    if isinstance(res[0], SpecError):
+        return None
+    params, reduction, _ = res
+    return Call(call.loss, "functional", dict(call.operands), (), dict(params, reduction=reduction),
+                tuple(call.grad_wrt), call.grad_output, {})
+
+
+# the clauses that make a call equivalent to its canonical form (what `departures` names)
+DEPARTURE_CLAUSES = ("SHAPE-LAYOUT", "API-MODULE-FUNCTIONAL", "API-SIGNATURE", "API-KEYWORD-ONLY",
+                     "API-POSITIONAL-PITFALL", "LEGACY-MAP", "LEGACY-OVERRIDE", "API-DEFAULTS")
+
+
+def departures(call: Call) -> tuple:
+    """The clauses by which `call` differs from `canonical(call)`, most specific first (empty: it
+    is canonical): non-contiguous operands, the module form, positional arguments, legacy
+    arguments, omitted arguments."""
+    c = canonical(call)
+    if c is None:
+        return ()
+    out = []
+    if any(v not in (None, "contiguous") for v in call.layout.values()):
+        out.append("SHAPE-LAYOUT")
+    if call.args:
+        out.append("API-SIGNATURE")
+    if any(k in call.kwargs for k in ("size_average", "reduce")) or (
+            call.args and call.loss == "poisson" and len(call.args) >= 3):
+        out.append("LEGACY-OVERRIDE")
+    if call.form == "module":
+        out.append("API-MODULE-FUNCTIONAL")
+    if not call.args and not set(c.kwargs) <= set(call.kwargs):
+        out.append("API-DEFAULTS")
+    return tuple(out)
+
+
+def is_canonical(call: Call) -> bool:
+    """Is `call` already in the form `canonical` gives (so no twin is needed)?"""
+    return not departures(call)
 
 
 def expect(call: Call) -> Expected:
@@ -124,6 +196,7 @@ def expect(call: Call) -> Expected:
                 return exp
             shapes["var"], dtypes["var"] = eff, dtype_name(v)
 
+    exp.loss = call.loss
     bad = rules.check_reduction(call.loss, reduction)
     if bad is not None:
         exp.error = bad
@@ -166,6 +239,8 @@ def expect(call: Call) -> Expected:
             a = np.asarray(ops[k]).astype(np.float64).reshape(shapes[k])
         cols.append(np.broadcast_to(a, out_shape).ravel())
     n = int(np.prod(out_shape, dtype=np.int64))
+    exp.columns = dict(zip(names, cols))
+    exp.operand_shapes = {k: tuple(shapes[k]) for k in names}
     # the upstream gradient of each element (GRAD-CHAIN): grad_output, or ones; the mean's 1/N is
     # applied inside the element formulas (GRAD-REDUCTION)
     if call.grad_output is not None:

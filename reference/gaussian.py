@@ -45,6 +45,25 @@ def element(A, x, y, var, g=None, *, full: bool, eps: float, mean_n: int = 1, or
     return loss, d_x, d_y, d_var
 
 
+def clause(quantity: str, x: float, y: float, var: float, *, full: bool, eps: float, **_) -> str:
+    """The most specific SPEC clause that governs `quantity` ("output", "grad_input",
+    "grad_target", "grad_var") of one element at the stored operand values: the region of the
+    formula (the clamp, full) the element falls in. The checks file an element's deviation under it.
+    """
+    special = any(v != v or v in (float("inf"), float("-inf")) for v in (x, y, var))
+    if quantity == "output":
+        if special:
+            return "SPECIAL-NAN" if (x != x or y != y or var != var) else "SPECIAL-INF"
+        if var < eps:
+            return "GNLL-CLAMP"
+        return "GNLL-FULL" if full else "GNLL-VALUE"
+    if special:
+        return "GRAD-SPECIAL"
+    if quantity == "grad_var":
+        return "GNLL-GRAD-VAR-CLAMP" if var < eps else "GNLL-GRAD-VAR"
+    return "GNLL-GRAD-INPUT" if quantity == "grad_input" else "GNLL-GRAD-TARGET"
+
+
 def HALF_LOG_2PI():
     return log(2 * pi) / 2
 

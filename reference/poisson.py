@@ -64,3 +64,26 @@ def exact_likelihood(A, x, t, *, log_input: bool, eps: float):
     rate = A.exp(x) if log_input else x
     return rate - t * rate_log + loggamma(t + 1)
 
+
+
+def clause(quantity: str, x: float, t: float, *, log_input: bool, full: bool, **_) -> str:
+    """The most specific SPEC clause that governs `quantity` ("output", "grad_input",
+    "grad_target") of one element at the stored operand values (x, t): the region of the formula
+    the element falls in. The checks file an element's deviation under it.
+    """
+    special = any(v != v or v in (float("inf"), float("-inf")) for v in (x, t))
+    if quantity == "output":
+        if special:
+            return "SPECIAL-NAN" if (x != x or t != t) else "SPECIAL-INF"
+        if full:
+            return "PNLL-STIRLING" if t > 1 else "PNLL-STIRLING-MASK"
+        if not log_input and x < 0:
+            return "PNLL-RATE-DOMAIN"
+        if t < 0:
+            return "PNLL-TARGET-ANY"
+        return "PNLL-VALUE-LOG" if log_input else "PNLL-VALUE-RATE"
+    if special:
+        return "GRAD-SPECIAL"
+    if quantity == "grad_input":
+        return "PNLL-GRAD-INPUT"
+    return "PNLL-GRAD-STIRLING-MASK" if (full and t <= 1) else "PNLL-GRAD-TARGET"
