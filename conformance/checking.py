@@ -313,8 +313,37 @@ def evaluate(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=No
                         twin=None if tw_out is None else tw_out.grads.get(name),
                         bits_clause=bits_clause if aspect_bits else None, pytorch=ref)
     _attribute_reduction(chk, call, exp, devs)
+    _attribute_term(chk, call, devs)
     _add_expected_to_repro(devs)
     return devs, exp
+
+
+def _attribute_term(chk, call, devs) -> None:
+    """A wrong element under the clause of a term a flag switches on (the Stirling term, full's
+    constant) is re-filed under the rest of the formula's clause when the same element is wrong
+    with the flag off too: then the term is not what is wrong."""
+    from reference.elementwise import LOSSES
+
+    flags = getattr(LOSSES[call.loss], "TERM_FLAGS", {})
+    for p in devs:
+        if p.get("kind") != "value" or p["quantity"] != "output" or p.get("index") is None:
+            continue
+        for flag, clauses in flags.items():
+            if p["clause"] not in clauses or "functional" not in chk.adapter.caps.forms:
+                continue
+            small = _element_call(call, p)
+            c = canonical(small) if small is not None else None
+            if c is None:
+                continue
+            off = Call(c.loss, "functional", c.operands, (), dict(c.kwargs, **{flag: False}))
+            try:
+                sub, _ = evaluate(chk, off)
+            except Exception:  # noqa: BLE001
+                continue
+            base = [q for q in sub if q["quantity"] == "output" and q.get("kind") == "value"]
+            if base:
+                p["clause"], p["level"] = base[0]["clause"], base[0]["level"]
+                p["message"] += f" (wrong with {flag}=False too)"
 
 
 class _LazyPytorch:
@@ -521,27 +550,36 @@ def _float(x) -> float:
         return math.inf
 
 
+def _element_call(call: Call, p: dict) -> Call | None:
+    """The call of the one element a payload points at (same arguments), or None where the call
+    is not elementwise (broadcasting, a layout, a Python var) or the element is the whole call."""
+    arrays = {k: v for k, v in call.operands.items() if isinstance(v, np.ndarray)}
+    if len(arrays) != len(call.operands) or call.layout or p.get("index") is None:
+        return None
+    shapes = {v.shape for v in arrays.values()}
+    if len(shapes) != 1:
+        return None
+    shape = next(iter(shapes))
+    if int(np.prod(shape)) <= 1 or len(p["index"]) != len(shape):
+        return None
+    flat = int(np.ravel_multi_index(tuple(p["index"]), shape))
+    ops = {k: v.reshape(-1)[flat:flat + 1].copy() for k, v in arrays.items()}
+    g = call.grad_output
+    if g is not None and np.asarray(g).shape == shape:
+        g = np.asarray(g).reshape(-1)[flat:flat + 1].copy()
+    return replace(call, operands=ops, grad_output=g)
+
+
 def _isolate(chk, call: Call, p: dict) -> dict:
     """A smaller counterexample for an element's deviation, where one exists cheaply: the failing
     element alone (a one-element call of the same arguments), kept only if it shows the same
     deviation (same signature). Elementwise calls only: no broadcasting, layout or Python var."""
     if p.get("kind") != "value" or not p.get("index"):
         return p
-    arrays = {k: v for k, v in call.operands.items() if isinstance(v, np.ndarray)}
-    if len(arrays) != len(call.operands) or call.layout:
+    small = _element_call(call, p)
+    if small is None:
         return p
-    shapes = {v.shape for v in arrays.values()}
-    if len(shapes) != 1 or int(np.prod(next(iter(shapes)))) <= 1:
-        return p
-    shape = next(iter(shapes))
-    if p["quantity"] != "output" and len(p["index"]) != len(shape):
-        return p
-    flat = int(np.ravel_multi_index(tuple(p["index"]), shape)) if p["index"] else 0
-    ops = {k: v.reshape(-1)[flat:flat + 1].copy() for k, v in arrays.items()}
-    g = call.grad_output
-    if g is not None and np.asarray(g).shape == shape:
-        g = np.asarray(g).reshape(-1)[flat:flat + 1].copy()
-    small = replace(call, operands=ops, grad_output=g)
+    shape = next(v.shape for v in call.operands.values())
     try:
         devs, _ = evaluate(chk, small)
     except Exception:  # noqa: BLE001 - a smaller example is a nicety, never a new failure

@@ -8,6 +8,7 @@ from __future__ import annotations
 from mpmath import log, pi
 
 OPERANDS = ("input", "target", "var")
+TERM_FLAGS = {"full": ("GNLL-FULL",)}  # see poisson.TERM_FLAGS
 
 
 def element(A, x, y, var, g=None, *, full: bool, eps: float, mean_n: int = 1, order: str = "reverse"):

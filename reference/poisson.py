@@ -9,6 +9,9 @@ from __future__ import annotations
 from mpmath import pi
 
 OPERANDS = ("input", "target")
+# clauses of a term that a flag switches on: a deviation under them whose element is also wrong
+# with the flag off belongs to the rest of the formula (the checks ask `Expected.clause_of` then)
+TERM_FLAGS = {"full": ("PNLL-STIRLING", "PNLL-STIRLING-MASK")}
 
 
 def element(A, x, t, g=None, *, log_input: bool, full: bool, eps: float, mean_n: int = 1, order: str = "reverse"):

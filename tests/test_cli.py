@@ -3,8 +3,7 @@
 `python -m conformance run` exits 0 (conformant), 1 (unexpected failures or stale expectations),
 2 (usage or configuration error: one line on stderr, no traceback) or 3 (backend unavailable).
 Runs that execute checks are narrowed to a few checks each (a pytest `-k` expression handed to
-the suite's child pytest through PYTEST_ADDOPTS; the CLI has no check filter), so each takes a few
-seconds.
+the suite's worker processes through PYTEST_ADDOPTS), so each takes a few seconds.
 """
 
 from __future__ import annotations
@@ -313,7 +312,8 @@ def test_results_json_schema(mixed_run):
     p, d = mixed_run
     res = strict_json(d / "res.json")
     assert p.returncode == res["exit_code"] == 1
-    assert res["schema"] == "lossconform-results" and res["schema_version"] == 1
+    assert res["schema"] == "lossconform-results" and res["schema_version"] == 2
+    assert res["complete"] is True and isinstance(res["findings"], list) and res["findings"]
     env = res["environment"]
     for k, t in ENV_KEYS.items():
         assert isinstance(env.get(k), t), (k, env.get(k))
@@ -352,7 +352,9 @@ def test_results_json_schema(mixed_run):
     assert res["accuracy"], "value checks record accuracy samples"
     for a in res["accuracy"]:
         assert a["loss"] == "poisson" and a["dtype"] == "float32" and a["axes"] == ["input", "target"]
-        assert all(len(pt) == 3 for pt in a["points"])
+        # (axis 0, axis 1, normalized error, the admission that accepted the value)
+        assert all(len(pt) == 4 and pt[3] in ("allowance", "straightforward-ieee", "exact-special", "fail")
+                   for pt in a["points"])
 
 
 @pytest.mark.torch

@@ -6,7 +6,7 @@ Each public function has the signature of `torch.nn.functional.poisson_nll_loss`
 
 The from-scratch implementations share one body per loss (`_poisson`, `_gaussian`) written with
 plain torch operations, the way someone re-implementing the loss would write it. A mistake is one
-`mistake == "..."` branch next to the line it replaces, so a mistaken candidate differs from the
+`"..." in mistakes` branch next to the line it replaces, so a mistaken candidate differs from the
 correct one (`poisson_correct`, `gaussian_correct`) in exactly that place and any failure the suite
 reports is attributable to it. Every docstring names the mistake and the clause of
 reference/SPEC.md it violates.
@@ -38,16 +38,17 @@ def _sequential_sum(loss):
     return total
 
 
-def _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, *, mistake=None):
+def _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, *, mistake=()):
+    mistakes = {mistake} if isinstance(mistake, str) else set(mistake)
     # --- legacy arguments (LEGACY-MAP, LEGACY-OVERRIDE, LEGACY-WARN) ---------------------------
     if size_average is not None or reduce is not None:
         sa = True if size_average is None else size_average
         rd = True if reduce is None else reduce
-        if mistake == "legacy_is_false":
+        if "legacy_is_false" in mistakes:
             legacy = "none" if rd is False else ("sum" if sa is False else "mean")
         else:
             legacy = "mean" if (sa and rd) else ("sum" if rd else "none")
-        if mistake != "legacy_no_override" or reduction == "mean":
+        if "legacy_no_override" not in mistakes or reduction == "mean":
             reduction = legacy
         warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{legacy}' instead.",
                       UserWarning, stacklevel=3)
@@ -59,13 +60,13 @@ def _poisson(input, target, log_input, full, size_average, eps, reduce, reductio
     if not isinstance(log_input, bool) or not isinstance(full, bool):
         raise TypeError("poisson_nll_loss(): arguments 'log_input' and 'full' must be bool")
 
-    if mistake == "detach_target":
+    if "detach_target" in mistakes:
         target = target.detach()
     out_dtype = None
-    if mistake == "float32_compute" and (input.dtype == torch.float64 or target.dtype == torch.float64):
+    if "float32_compute" in mistakes and (input.dtype == torch.float64 or target.dtype == torch.float64):
         out_dtype = torch.float64
         input, target = input.float(), target.float()
-    if mistake == "view_flatten" and input.shape == target.shape:
+    if "view_flatten" in mistakes and input.shape == target.shape:
         shape = input.shape
         input, target = input.view(-1), target.view(-1)  # "flatten for speed"
     else:
@@ -74,21 +75,21 @@ def _poisson(input, target, log_input, full, size_average, eps, reduce, reductio
     # --- elementwise loss (PNLL-VALUE-LOG, PNLL-VALUE-RATE) -----------------------------------
     if log_input:
         loss = torch.exp(input) - target * input
-    elif mistake == "log_plus_eps":
+    elif "log_plus_eps" in mistakes:
         loss = input - target * (torch.log(input) + eps)
-    elif mistake == "eps_clamp":
+    elif "eps_clamp" in mistakes:
         loss = input - target * torch.log(torch.clamp(input, min=eps))
     else:
         loss = input - target * torch.log(input + eps)
 
     # --- Stirling term (PNLL-STIRLING, PNLL-STIRLING-MASK, PNLL-GRAD-STIRLING-MASK) -----------
-    if full and mistake != "ignore_full":
-        masked = target < 1 if mistake == "stirling_mask_lt" else target <= 1  # NaN t: not masked
+    if full and "ignore_full" not in mistakes:
+        masked = target < 1 if "stirling_mask_lt" in mistakes else target <= 1  # NaN t: not masked
         keep = ~masked
         # evaluate the term on a safe target where it is masked, so its gradient there is exactly 0
         t = torch.where(keep, target, torch.ones_like(target))
         stirling = t * torch.log(t) - t
-        if mistake != "stirling_no_half_log":
+        if "stirling_no_half_log" not in mistakes:
             stirling = stirling + 0.5 * torch.log(2 * math.pi * t)
         loss += torch.where(keep, stirling, torch.zeros_like(stirling))
 
@@ -97,18 +98,18 @@ def _poisson(input, target, log_input, full, size_average, eps, reduce, reductio
 
     # --- reduction (RED-NONE, RED-SUM, RED-MEAN) ----------------------------------------------
     if reduction == "mean":
-        if mistake == "mean_over_batch":
+        if "mean_over_batch" in mistakes:
             loss = loss.sum() / input.shape[0]
-        elif mistake == "sequential_sum":
+        elif "sequential_sum" in mistakes:
             loss = _sequential_sum(loss) / loss.numel()
         else:
             loss = loss.mean()
     elif reduction == "sum":
-        loss = _sequential_sum(loss) if mistake == "sequential_sum" else loss.sum()
+        loss = _sequential_sum(loss) if "sequential_sum" in mistakes else loss.sum()
 
     if out_dtype is not None:
         loss = loss.to(out_dtype)
-    if mistake == "keep_input_dtype":
+    if "keep_input_dtype" in mistakes:
         loss = loss.to(input.dtype)
     return loss
 
@@ -133,6 +134,14 @@ def poisson_stirling_mask_lt(input, target, log_input=True, full=False, size_ave
     """Mistake: the Stirling term is masked with `t < 1` instead of `t <= 1`, so it is added at t = 1
     (where it is -1 + 0.5*log(2*pi) = -0.081, not 0). Violates PNLL-STIRLING-MASK."""
     return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="stirling_mask_lt")
+
+
+def poisson_two_bugs(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    """Two unrelated mistakes in one function: the Stirling mask `t < 1` (PNLL-STIRLING-MASK) and
+    `log(x) + eps` in rate mode (PNLL-VALUE-RATE). The suite must report both, each under its clause."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction,
+                    mistake=("stirling_mask_lt", "log_plus_eps"))
 
 
 def poisson_log_plus_eps(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
@@ -224,20 +233,21 @@ def poisson_keeps_input_dtype(input, target, log_input=True, full=False, size_av
 # ------------------------------------------------------------------------------------------------
 # Gaussian
 # ------------------------------------------------------------------------------------------------
-def _gaussian(input, target, var, full, eps, reduction, *, mistake=None):
+def _gaussian(input, target, var, full, eps, reduction, *, mistake=()):
+    mistakes = {mistake} if isinstance(mistake, str) else set(mistake)
     # --- var: sign, float, shape (GNLL-VAR-NONNEG, GNLL-VAR-FLOAT, GNLL-VAR-SHAPE) --------------
-    neg_msg = "var must be non-negative" if mistake == "wrong_message" else "var has negative entry/entries"
+    neg_msg = "var must be non-negative" if "wrong_message" in mistakes else "var has negative entry/entries"
     if isinstance(var, float):
-        if var < 0 and mistake != "no_negative_check":
+        if var < 0 and "no_negative_check" not in mistakes:
             raise ValueError(neg_msg)
         var = var * torch.ones_like(input)
     elif not isinstance(var, torch.Tensor):
         raise TypeError(f"var must be a Tensor or a float, got {type(var).__name__}")
-    elif mistake != "no_negative_check" and torch.any(var < 0):
+    elif "no_negative_check" not in mistakes and torch.any(var < 0):
         raise ValueError(neg_msg)
     if var.shape != input.shape:
         if var.shape == input.shape[:-1]:
-            var = var.unsqueeze(0) if mistake == "var_per_column" else var.unsqueeze(-1)
+            var = var.unsqueeze(0) if "var_per_column" in mistakes else var.unsqueeze(-1)
         elif var.dim() == input.dim() and sum(v for s, v in zip(input.shape, var.shape) if s != v) == 1:
             pass
         else:
@@ -248,9 +258,9 @@ def _gaussian(input, target, var, full, eps, reduction, *, mistake=None):
         raise ValueError(f"{reduction} is not valid")
 
     # --- the clamp (GNLL-CLAMP, GNLL-GRAD-VAR-CLAMP) ------------------------------------------
-    if mistake == "differentiable_clamp":
+    if "differentiable_clamp" in mistakes:
         v = torch.clamp(var, min=eps)
-    elif mistake == "var_plus_eps":
+    elif "var_plus_eps" in mistakes:
         v = var + eps
     else:
         v = var.clone()
@@ -260,7 +270,7 @@ def _gaussian(input, target, var, full, eps, reduction, *, mistake=None):
     # --- elementwise loss (GNLL-VALUE, GNLL-FULL) ---------------------------------------------
     loss = 0.5 * (torch.log(v) + (input - target) ** 2 / v)
     if full:
-        loss += math.log(2 * math.pi) if mistake == "full_log_2pi" else 0.5 * math.log(2 * math.pi)
+        loss += math.log(2 * math.pi) if "full_log_2pi" in mistakes else 0.5 * math.log(2 * math.pi)
 
     if reduction == "mean":
         return loss.mean()
