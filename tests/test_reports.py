@@ -190,7 +190,8 @@ def test_run_page_content(run_html, torch_results):
     assert m and f'<pre id="{m.group(1)}">' in run_html
     # clause id and spec link
     assert "PNLL-STIRLING" in run_html
-    assert 'href="../reference/SPEC.md#pnll-stirling"' in run_html
+    assert 'href="spec.html#PNLL-STIRLING"' in run_html
+    assert "../reference/SPEC.md" not in run_html
     # ERROR with a missing normalized error says so
     assert "GNLL-VAR-NONNEG" in run_html and "TypeError: unsupported operand" in run_html
     # XFAIL reasons, XPASS and stale expectations called out
@@ -300,9 +301,240 @@ def test_cli(tmp_path, torch_results):
     out = tmp_path / "out"
     assert main([str(src), str(DATA / "results_unavailable.json"), str(src),
                  "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["index.html", "jax.html", "torch-2.html",
-                                                     "torch.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "jax.html", "spec.html",
+                                                     "torch-2.html", "torch.html"]
     assert "torch-2.html#" in (out / "index.html").read_text(encoding="utf-8")
+
+
+# --- schema v2: findings, clause texts, spec page, admissions, subjects ----------------------------
+
+@pytest.fixture(scope="module")
+def cand_results() -> dict:
+    """A failing user-function run: two own findings (F1 value, F2 raised, not shrunk) and one
+    PyTorch 2.13 shares (F3), a check with two failures, admitted accuracy points."""
+    return load("results_v2_candidate.json")
+
+
+@pytest.fixture(scope="module")
+def torch_v2_results() -> dict:
+    """torch itself, conformant: its one finding is the expected (XFAIL) PyTorch deviation."""
+    return load("results_v2_torch.json")
+
+
+@pytest.fixture(scope="module")
+def cand_html(cand_results) -> str:
+    return render_run(cand_results)
+
+
+def section(html: str, start_id: str, end_id: str) -> str:
+    return html[html.index(f'id="{start_id}"'):html.index(f'id="{end_id}"')]
+
+
+def test_v2_findings_own_first_and_pytorch_marked(cand_results, cand_html):
+    assert_self_contained(cand_html)
+    assert "schema_version" not in cand_html.split('id="environment"')[0]  # no note about it
+    findings = section(cand_html, "findings", "environment")
+    # the cards: own deviations (F1, F2), then the group PyTorch shares (F3), marked with its reason
+    i1, i2 = findings.index('id="finding-F1"'), findings.index('id="finding-F2"')
+    i_shared = findings.index('id="findings-pytorch"')
+    i3 = findings.index('id="finding-F3"')
+    assert i1 < i2 < i_shared < i3
+    assert "Also shown by PyTorch 2.13 itself" in findings
+    f3 = findings[i3:]
+    assert "also in PyTorch 2.13" in f3 and "PyTorch 2.13 itself shows this deviation" in f3
+    assert "masked Stirling term&#39;s backward" in f3 or "masked Stirling term's backward" in f3
+    assert "also in PyTorch 2.13" not in findings[i1:i_shared]
+    # the producer's order is kept within a group, and own deviations come first whatever it sent
+    doc = copy.deepcopy(cand_results)
+    doc["findings"] = doc["findings"][::-1]
+    html = render_run(doc)
+    order = [html.index(f'id="finding-{k}"') for k in ("F2", "F1", "F3")]
+    assert order == sorted(order)
+
+
+def test_v2_finding_content(cand_results, cand_html):
+    f1 = cand_html[cand_html.index('id="finding-F1"'):cand_html.index('id="finding-F2"')]
+    # clause id, linked to the spec page, with the clause's own text from reference/SPEC.md
+    assert 'href="spec.html#PNLL-STIRLING-MASK"' in f1
+    assert "The Stirling term is omitted (adds exactly 0) where <code>t &lt;= 1</code>" in f1
+    # the minimal counterexample: operands, kwargs, expected vs got, errors, reproduction
+    assert "minimal" in f1 and "not shrunk" not in f1
+    assert "[0.0]" in f1 and "[1.0]" in f1 and "&#34;full&#34;: true" in f1
+    assert "0.9189385332046727" in f1 and "2.43e+14" in f1 and "(3.65e+14 ulps)" in f1
+    assert "from mine import poisson_nll_loss as loss_fn" in f1
+    # seen in 18 checks: the first ones linked to their rows, the rest folded away
+    assert "seen in 18 checks" in f1 and "and 12 more" in f1
+    rid = re.search(r'<a href="#(r\d+)" class="mono">poisson\.values\[log_input=True,full=True,float16\]', f1)
+    assert rid and f'<tr id="{rid.group(1)}">' in cand_html
+    f2 = cand_html[cand_html.index('id="finding-F2"'):cand_html.index('id="findings-pytorch"')]
+    assert "not shrunk" in f2 and "Counterexample" in f2 and "RuntimeError: view size" in f2
+    assert "normalized error" not in f2  # an error, not a value: no empty value rows
+    # the failing checks link back to their findings, a check with two failures to both
+    rows = section(cand_html, "failures", "xfail")
+    row = rows[rows.index("poisson.gradients[log_input=True,full=True,float32]"):]
+    row = row[:row.index("</tr>")]
+    assert 'href="#finding-F1"' in row and 'href="#finding-F3"' in row
+    assert "<details><summary>2 failures</summary>" in row
+
+
+def test_v1_documents_still_render(run_html):
+    assert 'id="findings"' not in run_html  # no findings: the failures are listed as before
+    assert "<h2 id=\"failures\">Failures (4)</h2>" in run_html
+    assert "schema_version is" not in run_html
+    # the clause text is shown in the page, not only linked
+    card = run_html[run_html.index("poisson.values[log_input=False,full=True,float16]"):]
+    card = card[:card.index("</section>")]
+    assert "every element whose target satisfies <code>t &gt; 1</code> gets the Stirling term" in card
+
+
+def test_clause_texts_in_clauses_table(cand_html):
+    table = section(cand_html, "clauses", "not-run")
+    assert "what it says" in table
+    assert "Non-contiguous, transposed, strided-sliced and expanded" in table  # SHAPE-LAYOUT
+    # the "see" column says what it links to: the check, not only a status
+    assert re.search(r'ERROR: <a href="#r\d+" class="mono"[^>]*>poisson\.shapes\[layout=strided\]</a>', table)
+
+
+def test_spec_page_written_with_anchors(tmp_path, cand_results, torch_results):
+    from conformance import specindex
+
+    page = write_run(cand_results, tmp_path / "run" / page_name(cand_results))
+    spec = (page.parent / "spec.html").read_text(encoding="utf-8")
+    assert_self_contained(spec)
+    ids = set(re.findall(r' id="([^"]+)"', spec))
+    assert set(specindex.clauses()) <= ids
+    assert {"chapter-0", "chapter-9", "chapter-13"} <= ids
+    # every clause link of the run page lands on an anchor of the spec page beside it
+    html = page.read_text(encoding="utf-8")
+    targets = set(re.findall(r'href="spec\.html#([^"]+)"', html))
+    assert targets and targets <= ids
+    assert "PNLL-GRAD-STIRLING-MASK" in targets
+    # the clause text is there, escaped; cross-references to other clauses link within the page
+    assert "Where <code>t &lt;= 1</code> the omitted Stirling term contributes exactly 0" in spec
+    assert '<a href="#PNLL-STIRLING-MASK" class="cref">PNLL-STIRLING-MASK</a>' in spec
+    assert "<table>" in spec and "OBS-218, OBS-220" in spec  # chapter 13's table
+    # the matrix writes it beside itself too
+    m = write_matrix([torch_results], tmp_path / "m" / "index.html")
+    assert (m.parent / "spec.html").exists()
+    assert set(re.findall(r'href="spec\.html#([^"]+)"', m.read_text(encoding="utf-8"))) <= ids
+
+
+def test_undefined_clause_is_not_linked():
+    html = render_run({"records": [{"status": "FAIL", "clause": "NOT-A-CLAUSE", "check": "a",
+                                    "failure": {"clause": "NOT-A-CLAUSE"}}]})
+    assert "spec.html#NOT-A-CLAUSE" not in html
+    assert 'title="not a clause of reference/SPEC.md">NOT-A-CLAUSE' in html
+
+
+def test_admitted_accuracy_points_are_not_errors(torch_v2_results):
+    html = render_run(torch_v2_results)
+    acc = section(html, "accuracy", "clauses")
+    f32 = acc[acc.index("poisson · float32"):]
+    # 1.32, 4.71 and inf were accepted by SPECIAL-OVERFLOW: the headline counts only judged points
+    assert "80 points judged by the allowance" in f32
+    head = f32[:f32.index("</p>")]
+    assert 'class="ne fine"' in head and "beyond allowance 0" in head
+    assert "1.32" not in head and "inf" not in head
+    assert "4 more points accepted by an admission rule" in f32
+    assert 'accepted by SPECIAL-OVERFLOW (straightforward IEEE result)</a>' in f32
+    assert 'href="spec.html#SPECIAL-OVERFLOW"' in f32
+    assert 'class="ne bad"' not in acc
+    assert re.search(r'<span class="ne admitted">1\.32</span>', f32)
+    # the matrix: worst error from judged points only, the admitted ones counted apart
+    matrix = render_matrix([torch_v2_results])
+    row = matrix[matrix.index("<td class=\"run\"><a href=\"torch.html\"><strong>"):]
+    row = row[:row.index("</tr>")]
+    assert 'class="ne fine"' in row and 'class="ne bad"' not in row and "+4 admitted" in row
+
+
+def test_matrix_xfail_is_not_a_failure_and_zero_chips_unfilled(torch_v2_results, cand_results):
+    matrix = render_matrix([torch_v2_results, cand_results])
+    assert_self_contained(matrix)
+    rows = matrix[matrix.index("<h2>Backends</h2>"):matrix.index("<h2>Clauses</h2>")]
+    torch_row = rows[rows.index('href="torch.html"'):]
+    torch_row = torch_row[:torch_row.index("</tr>")]
+    core = re.search(r'<td class="num (lv-\w+)" title="([^"]*)">(\d+)/(\d+)<br><span class="xf">8 XFAIL', torch_row)
+    assert core and core.group(1) == "lv-ok", torch_row  # conformant: its expected failures are not red
+    assert "not a failure" in core.group(2)
+    cand_row = rows[rows.index('href="mine-poisson_nll_loss.html"'):]
+    assert re.search(r'<td class="num lv-bad"', cand_row[:cand_row.index("</tr>")])
+    # each run's subject, with the backend beside it; "see" says what it links to
+    assert "<strong>mine-poisson_nll_loss</strong>" in rows and '<td class="mono">torch</td>' in rows
+    assert '>page</a>' in rows and re.search(r'href="mine-poisson_nll_loss\.html#r\d+"[^>]*>worst case: ', rows)
+    # run page: a status chip with count 0 is not filled
+    html = render_run(cand_results)
+    chips = html[html.index('id="summary-chips"'):]
+    chips = chips[:chips.index("</div>")]
+    assert 'class="badge st-crash zero"' in chips and 'class="badge st-fail"' in chips
+    assert re.search(r"\.badge\.zero[^{]*\{[^}]*background: transparent", html)
+
+
+def test_incomplete_run_banner(cand_results):
+    assert "Incomplete run" not in render_run(cand_results)
+    doc = dict(cand_results, complete=False, verdict="incomplete")
+    html = render_run(doc)
+    assert 'id="incomplete"' in html
+    assert "Incomplete run: only the checks that finished are shown." in html
+    assert html.index('id="incomplete"') < html.index('id="findings"')
+    assert 'class="badge verdict v-incomplete"' in html
+    assert 'class="badge v-incomplete">incomplete<' in render_matrix([doc])
+    # an interrupted run whatever its verdict says: marked in the matrix too
+    assert 'class="badge st-incomplete"' in render_matrix([dict(doc, verdict="nonconformant")])
+    assert 'class="badge st-incomplete"' not in render_matrix([cand_results])
+
+
+def test_subject_names_the_page(cand_results, torch_v2_results, torch_results):
+    assert page_name(cand_results) == "mine-poisson_nll_loss.html"
+    assert page_name(torch_v2_results) == page_name(torch_results) == "torch.html"
+    html = render_run(cand_results)
+    assert "<title>lossconform: mine-poisson_nll_loss (torch) 2.13.0+cpu cpu</title>" in html
+    assert "<h1>mine-poisson_nll_loss <span class=\"muted\">via torch</span>" in html
+    for subject, name in (("index", "index-run.html"), ("spec", "spec-run.html"),
+                          ("../../etc/passwd", "etc_passwd.html"), ("", "torch.html")):
+        doc = {"environment": {"subject": subject, "backend": "torch"}}
+        assert page_name(doc) == name, subject
+    assert page_name({"_page": "spec.html", "environment": {"backend": "torch"}}) == "torch.html"
+
+
+def test_hostile_findings_are_escaped(cand_results):
+    doc = copy.deepcopy(cand_results)
+    doc["environment"]["subject"] = "mine" + HOSTILE_SCRIPT
+    f = doc["findings"][2]
+    f.update(id='F3"><script>alert(3)</script>', clause=HOSTILE_IMG, quantity=HOSTILE_SCRIPT,
+             kind=HOSTILE_IMG, message=HOSTILE_SCRIPT, pytorch_reason=HOSTILE_IMG,
+             pytorch_link="javascript:alert(1)", checks=[HOSTILE_SCRIPT] * 9, level=HOSTILE_IMG)
+    f["example"]["got"] = HOSTILE_SCRIPT
+    f["example"]["repro"] = "</pre>" + HOSTILE_SCRIPT
+    f["example"]["call"]["kwargs"] = {HOSTILE_IMG: HOSTILE_SCRIPT}
+    doc["findings"][0]["pytorch_link"] = UPSTREAM
+    doc["findings"][0]["origin"] = HOSTILE_SCRIPT  # not "pytorch": counted as the candidate's own
+    doc["records"][0]["failures"][0]["finding"] = HOSTILE_SCRIPT
+    doc["accuracy"][1]["points"].append([1.0, 2.0, 3.0, HOSTILE_SCRIPT])
+    html = render_run(doc)
+    low = html.lower()
+    assert "<script>alert" not in low and "<img src=x" not in low and low.count("<script") == 1
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert 'href="javascript:' not in html
+    assert_self_contained(html)
+    ids = re.findall(r' id="([^"]+)"', html)
+    assert len(ids) == len(set(ids))
+    assert re.search(r'id="finding-h[0-9a-f]{12}"', html)  # the odd finding id gets a hashed anchor
+    assert "admission this report does not know" in html
+    matrix = render_matrix([doc])
+    assert "<script>alert" not in matrix.lower()
+    assert_self_contained(matrix)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fuzzed_v2_documents_render(cand_results, seed):
+    rng = random.Random(seed)
+    base = without_accuracy(cand_results)
+    for i in range(6):
+        doc = _fuzz(base, rng, rate=0.05 + 0.04 * i)
+        html = render_run(doc)
+        assert "<script>alert" not in html.lower()
+        assert_self_contained(html, allowed_hrefs={UPSTREAM})
+    assert_self_contained(render_matrix([_fuzz(base, rng, 0.2), _fuzz(base, rng, 0.3)]))
 
 
 # --- robustness: any JSON renders -------------------------------------------------------------------
@@ -652,5 +884,34 @@ def test_browser_harness_sees_problems(browser, tmp_path):
         assert any(p.startswith("network request: http://127.0.0.1:9/") for p in found), found
         assert any(p.startswith("console.error") for p in found), found
         assert any(p.startswith("exception") for p in found), found
+    finally:
+        browser.send("Target.closeTarget", {"targetId": target})
+
+
+@pytest.mark.browser
+def test_browser_v2_run_and_spec_pages(browser, tmp_path, cand_results):
+    page = write_run(cand_results, tmp_path / page_name(cand_results))
+    target, session, first = open_page(browser, page, _shot("run-page-v2.png"))
+    try:
+        assert evaluate(browser, session, "document.querySelectorAll('script:not([data-own])').length") == 0
+        assert evaluate(browser, session, "document.querySelectorAll('section.finding').length") == 3
+        # the images are drawn at their own size, legible without zooming
+        sizes = evaluate(browser, session,
+                         "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.width])")
+        assert sizes and all(c and n >= 600 and w == n for c, n, w in sizes), sizes
+        # every in-page link has its target
+        assert evaluate(browser, session,
+                        "Array.from(document.querySelectorAll('a[href^=\"#\"]'))"
+                        ".every(a => document.getElementById(decodeURIComponent(a.hash.slice(1))))")
+        assert problems(browser, session, first) == []
+    finally:
+        browser.send("Target.closeTarget", {"targetId": target})
+    spec = tmp_path / "spec.html"
+    target, session, first = open_page(browser, spec, _shot("spec-page.png"))
+    try:
+        assert evaluate(browser, session, "!!document.getElementById('PNLL-STIRLING-MASK')")
+        assert evaluate(browser, session,
+                        "getComputedStyle(document.querySelector('nav.toc')).position") == "sticky"
+        assert problems(browser, session, first) == []
     finally:
         browser.send("Target.closeTarget", {"targetId": target})
