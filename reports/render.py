@@ -64,7 +64,8 @@ CHAPTERS = ("values", "shapes", "reductions", "legacy", "errors", "dtypes", "gra
             "corpus")
 ENV_KEYS = ("subject", "suite_commit", "backend", "backend_version", "device", "python", "platform",
             "hypothesis", "seed", "profile", "level", "explore", "shrink", "workers", "losses",
-            "dtypes", "poisson_fn", "gaussian_fn", "expectations", "started", "duration_s")
+            "dtypes", "poisson_fn", "gaussian_fn", "cannot", "expectations", "started", "duration_s",
+            "timings")
 LOSS_ORDER = ("poisson", "gaussian")
 DTYPE_ORDER = ("float16", "bfloat16", "float32", "float64")
 DEFAULT_AXES = {"poisson": ("input", "target"), "gaussian": ("input - target", "var")}
@@ -393,6 +394,14 @@ def _operand_view(name, op) -> dict:
     }
 
 
+def _shape_text(shape) -> str | None:
+    if shape is None:
+        return None
+    if isinstance(shape, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in shape):
+        return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+    return _text(shape, 200)
+
+
 def _call_view(call) -> dict | None:
     if call is None:
         return None
@@ -454,6 +463,8 @@ def _failure_view(f, rid: str, expected: bool = False) -> dict | None:
         "ne_class": "" if ne is None else ("bad" if (ne > 1 or math.isnan(ne)) else "fine"),
         "ulps": _fmt_err(ul, f.get("ulps")) if f.get("ulps") is not None else None,
         "reason": _text(f.get("reason")),  # an expected failure's, from the expectations
+        "precision_bits": _text(f.get("precision_bits"), 40),
+        "isolated_from": _shape_text(f.get("isolated_from")),
         "link_href": _safe_url(f.get("link")), "link_text": _text(f.get("link"), 2000),
         "call": _call_view(f.get("call")),
         "repro": _text(repro, 100000) if repro is not None else None,
