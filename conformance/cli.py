@@ -137,6 +137,17 @@ def cmd_report(args) -> int:
         except (OSError, json.JSONDecodeError) as exc:
             raise UsageError(f"{path}: cannot read results JSON: {exc}") from None
     out = Path(args.out)
+    used = {out.name, "spec.html"}
+    for i, res in enumerate(runs):  # two runs of one subject (cpu, cuda) get distinct pages
+        if not isinstance(res, dict):
+            continue
+        name = render.page_name(res)
+        stem, dot, ext = name.rpartition(".")
+        n = 2
+        while name in used:
+            name, n = (f"{stem}-{n}.{ext}" if dot else f"{name}-{n}"), n + 1
+        used.add(name)
+        runs[i] = {**res, "_page": name}
     for res in runs:
         render.write_run(res, out.parent / render.page_name(res))
     render.write_matrix(runs, out)

@@ -139,8 +139,8 @@ def link(records: list, findings: list) -> None:
     """Name each record failure's finding (`failure["finding"] = "F3"`)."""
     ids = {f["signature"]: f["id"] for f in findings}
     for r in records:
-        for p in (r.get("failures") or []) + (r.get("expected_failures") or []):
-            if p.get("clause"):
+        for p in (r.get("failures") or []) + (r.get("expected_failures") or []) + [r.get("failure") or {}]:
+            if p.get("clause") and p.get("quantity"):
                 p["finding"] = ids.get(signature(p))
 
 

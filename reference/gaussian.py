@@ -55,9 +55,9 @@ def clause(quantity: str, x: float, y: float, var: float, *, full: bool, eps: fl
     if quantity == "output":
         if special:
             return "SPECIAL-NAN" if (x != x or y != y or var != var) else "SPECIAL-INF"
-        if var < eps:
-            return "GNLL-CLAMP"
-        return "GNLL-FULL" if full else "GNLL-VALUE"
+        if full:  # the term's clause first; the checks re-file under the base when full=False is wrong too
+            return "GNLL-FULL"
+        return "GNLL-CLAMP" if var < eps else "GNLL-VALUE"
     if special:
         return "GRAD-SPECIAL"
     if quantity == "grad_var":
