@@ -405,3 +405,664 @@ class TNum:
 
     def __neg__(self):
         return TNum(-self.v, self.e, self.o, self.c, self.p, self.m)
+
+
+# --- Compiled formulas -------------------------------------------------------------------------
+#
+# The algebras above evaluate a formula through one Python object per intermediate and one method
+# call per operation; for RawExact and Tracked that overhead is most of the time. `Compiled` runs
+# the formula once through a recording algebra (`_Recorder`) that performs every operation in the
+# real algebra and writes down what was done: the operation, its operands, and the outcome of each
+# comparison (`le`). From those traces an emitter generates straight-line Python code that performs
+# the same operations, with the same functions, arguments, precision, rounding and evaluation
+# order, on the raw values (mpmath tuples for RawExact; the five binary64/bool fields of a TNum for
+# Tracked).
+#
+# Why the compiled code cannot change a result:
+# * A formula is plain Python over the algebra: with its keyword parameters fixed, the only
+#   data-dependent control flow is the outcome of `le` (a value used in any other way, e.g. `if x:`
+#   or `x < y`, raises NotTraceable and the generic algebra is used). The generated code
+#   re-evaluates every comparison, with the algebra's own `le`, and returns None where an outcome
+#   differs from every recorded trace; the caller then records a new trace on that point (or, past
+#   MAX_TRACES, evaluates generically).
+# * Each emitted line is the body of the corresponding algebra method, written out with the same
+#   operand order and the same expression structure (binary64 arithmetic is not associative, so
+#   `e + rel * u * fz + eta` stays exactly that; `rel * u` is formed once, the same product), and
+#   calls the same mpmath.libmp functions with the same precision and rounding mode. Python's
+#   `max(a, b)` is written `b if b > a else a`, which is its definition (NaN operands included).
+#   Constants are the very values the algebra's `const` returns (for Tracked, from the same
+#   per-instance cache), computed while tracing under the same mpmath working precision that the
+#   key of the compiled program records.
+# * The sign or payload of a NaN produced by binary64 arithmetic is not part of any result: CPython
+#   itself gives different NaN signs for the same `a + b` depending on whether the bytecode has
+#   been specialised; every consumer tests `b != b`.
+# * tests/test_reference_fastpath.py compares compiled and generic evaluation bit for bit (NaN for
+#   NaN) over random points, special values, every loss, parameter set, order and format.
+
+MAX_TRACES = 16  # per compiled program: one per pattern of comparison outcomes
+
+
+class NotTraceable(Exception):
+    """The formula used a value in a way the recorder does not model: use the generic algebra."""
+
+
+class _Node:
+    __slots__ = ("r", "i", "val")
+
+    def __init__(self, r, i, val):
+        self.r = r
+        self.i = i
+        self.val = val
+
+    def _n(self, b):
+        return b if type(b) is _Node else self.r.const(b)
+
+    # a Python number operand x: RawExact converts it exactly (to_mpf), Tracked takes const(x): both
+    # are what `const(x)` returns, so it is recorded as a constant; the reflected operators keep the
+    # algebras' operand order (__radd__/__rmul__ are __add__/__mul__ with the number second)
+    def __add__(self, b):
+        b = self._n(b)
+        return self.r.op("add", self.val + b.val, self, b)
+
+    __radd__ = __add__
+
+    def __sub__(self, b):
+        b = self._n(b)
+        return self.r.op("sub", self.val - b.val, self, b)
+
+    def __rsub__(self, b):
+        b = self._n(b)
+        return self.r.op("sub", b.val - self.val, b, self)
+
+    def __mul__(self, b):
+        b = self._n(b)
+        return self.r.op("mul", self.val * b.val, self, b)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, b):
+        b = self._n(b)
+        return self.r.op("div", self.val / b.val, self, b)
+
+    def __rtruediv__(self, b):
+        b = self._n(b)
+        return self.r.op("div", b.val / self.val, b, self)
+
+    def __neg__(self):
+        return self.r.op("neg", -self.val, self)
+
+    def _untraceable(self, *_):
+        raise NotTraceable("a traced value was used outside the algebra")
+
+    __bool__ = __float__ = __int__ = __index__ = __abs__ = __pow__ = __rpow__ = _untraceable
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _untraceable
+    __hash__ = None
+
+
+class _Recorder:
+    """Evaluates a formula in a real algebra (RawExact or Tracked) and records the operations."""
+
+    def __init__(self, real, operands):
+        self.real = real
+        self.operands = operands
+        self.events = []
+        self.n_inp = 0
+
+    def _new(self, val, ev):
+        node = _Node(self, len(self.events), val)
+        self.events.append(ev)
+        return node
+
+    def op(self, name, val, *args):
+        return self._new(val, (name,) + tuple(a.i for a in args))
+
+    def inp(self, v):
+        k = self.n_inp
+        if k >= len(self.operands) or v is not self.operands[k]:
+            raise NotTraceable("operands taken out of order")
+        self.n_inp += 1
+        return self._new(self.real.inp(v), ("inp", k))
+
+    def const(self, c):
+        return self._new(self.real.const(c), ("const", c))
+
+    def exp(self, a):
+        return self.op("exp", self.real.exp(a.val), a)
+
+    def log(self, a):
+        return self.op("log", self.real.log(a.val), a)
+
+    def div(self, a, b):
+        a, b = a._n(a), a._n(b)
+        return self.op("div", self.real.div(a.val, b.val), a, b)
+
+    def clamp_min(self, a, lo):
+        return self.op("clamp", self.real.clamp_min(a.val, lo.val), a, lo)
+
+    def le(self, a, b):
+        if type(a) is not _Node:
+            raise NotTraceable("comparison of a literal")
+        if type(b) is _Node:
+            out = bool(self.real.le(a.val, b.val))
+            ev = ("le", a.i, ("n", b.i), out)
+        else:
+            out = bool(self.real.le(a.val, b))
+            ev = ("le", a.i, ("l", b), out)
+        self.events.append(ev)
+        return out
+
+
+def _same_event(a, b) -> bool:
+    if a[0] != b[0]:
+        return False
+    if a[0] == "le":
+        return a[:3] == b[:3]
+    if a[0] == "const":  # compare constants exactly (an mpf and a float may compare equal)
+        return type(a[1]) is type(b[1]) and a[1] == b[1]
+    return a == b
+
+
+class Compiled:
+    """A formula compiled for one algebra instance with its keyword parameters fixed.
+
+    `prog(*args)` returns what the emitter makes of the formula's outputs (the emitter's `operand`
+    turns each argument into what the algebra's `inp` takes), or None where the formula cannot be
+    compiled or the operands need an unseen pattern of comparison outcomes past MAX_TRACES: the
+    caller then evaluates generically. `context` is entered while tracing (the working precision
+    that the formula's own constants, such as 2*pi, are computed at). An emitter with a `companion`
+    (algebra, context) also gets the events of the same formula traced in that algebra.
+    """
+
+    def __init__(self, formula, params: dict, real, emitter, context=None):
+        self.formula = formula
+        self.params = params
+        self.real = real
+        self.emitter = emitter
+        self.context = context
+        self.traces = []
+        self.fn = None
+        self.broken = False
+        self.source = ""
+
+    def __call__(self, *args):
+        fn = self.fn
+        if fn is not None:
+            out = fn(*args)
+            if out is not None:
+                return out
+        if self.broken or len(self.traces) >= MAX_TRACES:
+            return None
+        try:
+            self._trace(args)
+        except Exception:  # NotTraceable, or a formula the recorder cannot follow: evaluate generically
+            self.broken = True
+            self.fn = None
+            return None
+        return self.fn(*args)
+
+    def _record(self, real, context, operands):
+        rec = _Recorder(real, operands)
+        if context is not None:
+            with context():
+                outs = self.formula(rec, *(rec.inp(o) for o in operands), **self.params)
+        else:
+            outs = self.formula(rec, *(rec.inp(o) for o in operands), **self.params)
+        if type(outs) is not tuple or any(type(o) is not _Node for o in outs):
+            raise NotTraceable("an output is not a traced value")
+        return rec.events, tuple(o.i for o in outs)
+
+    def _trace(self, args):
+        operands = tuple(self.emitter.operand(a) for a in args)
+        events, outs = self._record(self.real, self.context, operands)
+        companion = None
+        if getattr(self.emitter, "companion", None) is not None:
+            real2, context2 = self.emitter.companion
+            companion, outs2 = self._record(real2, context2, operands)
+            if outs2 != outs or len(companion) != len(events) or any(
+                    (a[0] != b[0]) if a[0] == "const" else (a != b) for a, b in zip(events, companion)):
+                raise NotTraceable("the companion evaluation took another path")
+        traces = self.traces + [(events, outs, companion)]
+        src, ns = _generate(traces, self.emitter, len(args))
+        code = compile(src, f"<compiled {getattr(self.formula, '__module__', '?')}.element>", "exec")
+        exec(code, ns)
+        self.traces = traces
+        self.fn = ns["f"]
+        self.source = src
+
+
+def _generate(traces, emitter, n_args):
+    """Python source of one function evaluating every recorded trace (a decision tree on `le`)."""
+    ns = emitter.namespace()
+    lines = [f"def f({', '.join(f'x{i}' for i in range(n_args))}):"]
+
+    def walk(group, start, depth, names):
+        ind = "    " * depth
+        first, _, comp = group[0]
+        i = start
+        while True:
+            ends = [i == len(g[0]) for g in group]
+            if any(ends):
+                if not all(ends) or any(g[1] != group[0][1] for g in group):
+                    raise NotTraceable("traces end differently")
+                lines.append(ind + emitter.ret(group[0][1], names))
+                return
+            ev = first[i]
+            if any(not _same_event(g[0][i], ev) for g in group):
+                raise NotTraceable("the formula is not determined by its comparisons")
+            if ev[0] == "le":
+                lines.append(ind + f"if {emitter.le(ev, names, ns, i)}:")
+                for outcome in (True, False):
+                    sub = [g for g in group if g[0][i][3] is outcome]
+                    if sub:
+                        walk(sub, i + 1, depth + 1, dict(names))
+                    else:
+                        lines.append(ind + "    return None")
+                    if outcome:
+                        lines.append(ind + "else:")
+                return
+            for line in emitter.op(ev, i, names, ns, comp[i] if comp is not None else None):
+                lines.append(ind + line)
+            i += 1
+
+    walk(traces, 0, 1, {})
+    return "\n".join(lines) + "\n", ns
+
+
+def _rlog(t, prec):
+    """RawExact.log on a raw value."""
+    if t == _lm.fnan:
+        return _lm.fnan
+    try:
+        return _lm.mpf_log(t, prec, "n")
+    except _lm.ComplexResult:
+        return _lm.fnan
+
+
+def _rclamp(a, lo):
+    """RawExact.clamp_min on raw values."""
+    if a == _lm.fnan or lo == _lm.fnan:
+        return _lm.fnan
+    return a if _lm.mpf_ge(a, lo) else lo
+
+
+def _rle(a, b):
+    """RawExact.le on raw values."""
+    if a == _lm.fnan:
+        return False
+    return _lm.mpf_le(a, b)
+
+
+class RawEmitter:
+    """Code for RawExact(prec) on raw operands (`from_float` of each stored value, which is what
+    RawExact.inp makes of it): each intermediate is an mpmath raw tuple; returns the outputs'."""
+
+    companion = None
+
+    def __init__(self, alg: RawExact):
+        self.alg = alg
+        self.prec = alg.prec
+
+    @staticmethod
+    def operand(x):
+        return mpmath.mp.make_mpf(x)  # RawExact.inp takes an mpf's raw value as it is
+
+    def namespace(self):
+        return {"_add": _lm.mpf_add, "_sub": _lm.mpf_sub, "_mul": _lm.mpf_mul, "_div": _raw_div, "_neg": _lm.mpf_neg,
+                "_exp": _lm.mpf_exp, "_log": _rlog, "_clamp": _rclamp, "_le": _rle}
+
+    def value_op(self, ev, i, names, ns):
+        """The line computing node i's raw value (shared with CertEmitter)."""
+        kind, P, n = ev[0], self.prec, f"n{i}"
+        if kind == "inp":
+            names[i] = f"x{ev[1]}"
+            return []
+        if kind == "const":
+            ns[f"K{i}"] = self.alg.const(ev[1]).t
+            names[i] = f"K{i}"
+            return []
+        names[i] = n
+        a = names[ev[1]]
+        if kind in ("add", "sub", "mul"):
+            return [f"{n} = _{kind}({a}, {names[ev[2]]}, {P}, 'n')"]
+        if kind == "div":
+            return [f"{n} = _div({a}, {names[ev[2]]}, {P})"]
+        if kind == "neg":
+            return [f"{n} = _neg({a})"]
+        if kind == "exp":
+            return [f"{n} = _exp({a}, {P}, 'n')"]
+        if kind == "log":
+            return [f"{n} = _log({a}, {P})"]
+        if kind == "clamp":
+            return [f"{n} = _clamp({a}, {names[ev[2]]})"]
+        raise NotTraceable(kind)
+
+    def op(self, ev, i, names, ns, companion_ev=None):
+        return self.value_op(ev, i, names, ns)
+
+    def le(self, ev, names, ns, i):
+        _, a, (tag, b), _ = ev
+        if tag == "n":
+            rhs = names[b]
+        else:
+            ns[f"L{i}"] = to_mpf(b)._mpf_
+            rhs = f"L{i}"
+        return f"_le({names[a]}, {rhs})"
+
+    def ret(self, ids, names):
+        return f"return ({', '.join(names[k] for k in ids)},)"
+
+
+# --- a certificate for skipping the lower Ziv evaluation --------------------------------------------
+#
+# REF-PRECISION evaluates at p1 and p2 = p1 + 32 bits and accepts when every output rounds to the
+# same value in the target format from both. `CertEmitter` generates the p2 evaluation (the same
+# lines as RawEmitter, hence the same values) together with, per intermediate z, an integer D(z)
+# with |z1 - z2| <= 2^D(z), where z1 and z2 are what the p1 and p2 evaluations compute (not the
+# exact value: constants such as 2*pi are compared as both evaluations form them, exactly).
+# `certain()` then checks that z2 is further than 2^D from every rounding boundary (midpoint) of the
+# format; if so z1 rounds as z2 does, the comparison would have agreed, and the p1 evaluation is not
+# needed. Where the certificate does not hold (or cannot be formed) the p1 evaluation is run and
+# compared as before, so the result (values, precision, converged flag) is always the same.
+#
+# The bound, with M(z) >= log2 of max(|z1|, |z2|) formed from z2's exponent as max(mag(z2), D)+1,
+# and the facts it rests on:
+# * mpf_add/sub/mul round correctly (one rounding of the exact result); mpf_div and the libm-style
+#   functions are charged more than they commit: 1 ulp for div, 2^4 ulp for exp and log (mpmath
+#   evaluates them with 14 and 20 guard bits, plus the bits lost to cancellation near 1, and rounds
+#   once). An ulp at precision p of a value below 2^S is at most 2^(S - p + 1).
+# * a +- b: |s1 - s2| <= 2^Da + 2^Db; mul: <= 2^(Ma + Db) + 2^(Mb + Da); a / b with
+#   |b2| >= 2^(mag(b2) - 1) and Db <= mag(b2) - 3 (so |b1|, |b2| >= 2^(mag(b2) - 2) = 2^Lb):
+#   <= 2^(Da - Lb) + 2^(Ma + Db - 2 Lb); exp with Da <= -2: <= exp(a2) e^(2^Da) 2^Da
+#   <= 2^(mag(z2) + 2 + Da); log of a2 > 0 with Da <= mag(a2) - 3: <= 2^(Da - mag(a2) + 2);
+#   neg and max (the clamp) are 1-Lipschitz. Four terms of at most 2^m sum to at most 2^(m + 2).
+# * Any other case (a divisor or log argument that may be zero or change sign, a special value,
+#   a magnitude beyond 2^+-LIM) gives D = BIG, and a comparison (`le`) of operands that are not
+#   both exact makes the certificate unavailable (the program is not built).
+# * Exact values (operands, constants the same at both precisions) have D = NEG; a D below NEG/2
+#   can only come from exact zeros and exact values (every inexact operation adds a rounding term
+#   of at least 2^(-LIM - p1)), so it means z1 == z2.
+#
+# certain(): with q the format's quantum at z2 (2^(max(E, emin) - p + 1), E = floor(log2 |z2|)),
+# require 2^D < q/8 and |z2 - nearest midpoint of z2's binade| > 2^D. Moving by less than q/8
+# cannot reach a midpoint of the neighbouring binades either (below 2^E the nearest one is q/4 below,
+# above 2^(E+1) it is q above; the subnormal quantum is uniform), and the overflow threshold
+# max + ulp/2 is a midpoint of the top binade. So round_F(z1) == round_F(z2).
+
+NEG = -(1 << 60)  # D of an exact value
+BIG = 1 << 62  # D where no bound is formed
+LIM = 1 << 40  # magnitudes beyond 2^+-LIM (exp of huge operands) are not bounded
+LIB_ULP = 4  # log2 of the ulps charged to mpf_exp and mpf_log
+
+
+def _mag_expr(n):
+    """Expression: mag(n) = exponent above the leading bit (|n| < 2^mag), NEG for 0, BIG for specials
+    and for magnitudes beyond 2^+-LIM."""
+    return (f"((_m if -LIM <= (_m := {n}[2] + {n}[3]) <= LIM else BIG) if {n}[1] "
+            f"else (NEG if {n} == _FZERO else BIG))")
+
+
+_TMP = iter(range(1 << 62))
+
+
+def _mx(*xs):
+    """Expression: max of integer expressions, inline (the NEG literal dropped where another term
+    exists); walrus temporaries keep each term evaluated once."""
+    xs = [x for x in xs if x != "NEG"] or ["NEG"]
+    out = xs[0]
+    for x in xs[1:]:
+        k = next(_TMP)
+        out = f"(_a{k} if (_a{k} := {out}) > (_b{k} := {x}) else _b{k})"
+    return out
+
+
+class _InfoView:
+    """names[("D", i)]: the (D, mag, M) expressions of node i, kept in the per-branch names dict."""
+
+    __slots__ = ("names",)
+
+    def __init__(self, names):
+        self.names = names
+
+    def __getitem__(self, i):
+        return self.names[("D", i)]
+
+    def __setitem__(self, i, v):
+        self.names[("D", i)] = v
+
+
+def _mag_of(t) -> int:
+    _, man, exp, bc = t
+    if not man:
+        return NEG if t == _lm.fzero else BIG
+    m = exp + bc
+    return m if -LIM <= m <= LIM else BIG
+
+
+class CertEmitter(RawEmitter):
+    """Code for RawExact(p2) that also returns D per output (see the comment above)."""
+
+    def __init__(self, alg: RawExact, lower: RawExact, lower_context):
+        super().__init__(alg)
+        self.p1 = lower.prec
+        self.lower = lower
+        self.companion = (lower, lower_context)
+
+    def namespace(self):
+        ns = super().namespace()
+        ns.update(NEG=NEG, BIG=BIG, LIM=LIM, _FZERO=_lm.fzero)
+        return ns
+
+    def op(self, ev, i, names, ns, companion_ev=None):
+        kind = ev[0]
+        lines = self.value_op(ev, i, names, ns)
+        n = names[i]
+        P1 = self.p1
+        D, g, M = f"D{i}", f"g{i}", f"M{i}"
+        info = _InfoView(names)
+        if kind == "inp":  # the same value at both precisions
+            lines.append(f"{g} = {_mag_expr(n)}")
+            info[i] = ("NEG", g, f"({g} + 1)")
+            return lines
+        if kind == "const":
+            c2 = self.alg.const(ev[1]).t
+            c1 = self.lower.const(companion_ev[1]).t
+            d = NEG if c1 == c2 else _mag_of(_lm.mpf_sub(c1, c2))
+            gv = _mag_of(c2)
+            ns[D], ns[g], ns[M] = d, gv, max(gv, d) + 1
+            info[i] = ("NEG" if d == NEG else D, g, M)
+            return lines
+        Da, ga, Ma = info[ev[1]]
+        if kind == "neg":
+            info[i] = info[ev[1]]
+            return lines
+        if kind == "clamp":
+            Dl, gl, Ml = info[ev[2]]
+            d = _mx(Da, Dl)
+        elif kind in ("add", "sub"):
+            Db, gb, Mb = info[ev[2]]
+            d = f"{_mx(Da, Db, f'{_mx(Ma, Mb)} + {2 - P1}')} + 2"
+        elif kind == "mul":
+            Db, gb, Mb = info[ev[2]]
+            terms = [f"{Ma} + {Db}" if Db != "NEG" else "NEG", f"{Mb} + {Da}" if Da != "NEG" else "NEG",
+                     f"{Ma} + {Mb} + {1 - P1}"]
+            d = f"{_mx(*terms)} + 2"
+        elif kind == "div":
+            Db, gb, Mb = info[ev[2]]
+            b = names[ev[2]]
+            lines.append(f"L{i} = {gb} - 2")
+            terms = [f"{Da} - L{i}" if Da != "NEG" else "NEG", f"{Ma} + {Db} - 2 * L{i}" if Db != "NEG" else "NEG",
+                     f"{Ma} - L{i} + {1 - P1}"]
+            d = f"({_mx(*terms)} + 2) if ({b}[1] and {gb} < BIG and {Db} <= {gb} - 3) else BIG"
+        elif kind == "exp":
+            lines.append(f"{g} = {_mag_expr(n)}")
+            d = f"({_mx(f'{g} + 2 + {Da}' if Da != 'NEG' else 'NEG', f'{g} + {2 + LIB_ULP + 1 - P1}')} + 2)"
+            if Da != "NEG":
+                d = f"{d} if {Da} <= -2 else BIG"
+            lines.append(f"{D} = {d}")
+            lines.append(f"{M} = ({g} if {g} > {D} else {D}) + 1")
+            info[i] = (D, g, M)
+            return lines
+        elif kind == "log":
+            a = names[ev[1]]
+            lines.append(f"{g} = {_mag_expr(n)}")
+            prop = f"{Da} - {ga} + 2" if Da != "NEG" else "NEG"
+            lines.append(f"Z{i} = {_mx(f'{g} + 1', prop)} + 1")
+            d = f"({_mx(prop, f'Z{i} + {LIB_ULP + 1 - P1}')} + 2)"
+            d = f"{d} if ({a}[0] == 0 and {a}[1] and {ga} < BIG and {Da} <= {ga} - 3) else BIG"
+            lines.append(f"{D} = {d}")
+            lines.append(f"{M} = ({g} if {g} > {D} else {D}) + 1")
+            info[i] = (D, g, M)
+            return lines
+        else:
+            raise NotTraceable(kind)
+        lines.append(f"{D} = {d}")
+        lines.append(f"{g} = {_mag_expr(n)}")
+        lines.append(f"{M} = ({g} if {g} > {D} else {D}) + 1")
+        info[i] = (D, g, M)
+        return lines
+
+    def le(self, ev, names, ns, i):
+        _, a, (tag, b), _ = ev
+        if names[("D", a)][0] != "NEG" or (tag == "n" and names[("D", b)][0] != "NEG"):
+            raise NotTraceable("a comparison of inexact values: no certificate")
+        return super().le(ev, names, ns, i)
+
+    def ret(self, ids, names):
+        return (f"return ({', '.join(names[k] for k in ids)},), "
+                f"({', '.join(names[('D', k)][0] for k in ids)},)")
+
+
+def certain(t: tuple, d: int, fmt) -> bool:
+    """Does every number within 2^d of the raw value t round to the same value in fmt as t does?"""
+    sign, man, exp, bc = t
+    if not man:  # zero: only if provably exact; inf, nan: never
+        return d < NEG // 2 and t == _lm.fzero
+    top = exp + bc - 1
+    q = (top if top > fmt.emin else fmt.emin) - fmt.p + 1  # log2 of the format's quantum at t
+    if d >= q - 3:
+        return False
+    if exp >= q:  # t is a number of the format: the midpoints are q/2 away
+        return True
+    shift = q - exp
+    if shift > bc + 1:  # |t| < q/4: the midpoint q/2 is more than q/4 > 2^d away (nor is 2^shift formed)
+        return True
+    dist = (man & ((1 << shift) - 1)) - (1 << (shift - 1))  # from the midpoint, in units of 2^exp
+    if dist < 0:
+        dist = -dist
+    return dist > (1 << (d - exp)) if d >= exp else dist > 0
+
+
+def _fexp(v):
+    """math.exp as Tracked.exp uses it (overflow: inf)."""
+    try:
+        return math.exp(v)
+    except OverflowError:
+        return math.inf
+
+
+class TrackedEmitter:
+    """Code for Tracked(fmt): each intermediate is five locals (v, e, o, p, m) as in TNum, plus the
+    name of |v| where one is at hand.
+
+    Returns (bounds, overflow flags, part magnitudes, peaks) of the outputs, the TNum fields that
+    elementwise keeps.
+    """
+
+    companion = None
+
+    def __init__(self, alg: Tracked):
+        self.alg = alg
+
+    @staticmethod
+    def operand(x):
+        return x
+
+    def namespace(self):
+        return {"U1": 1.0 * self.alg.u, "UL": LIBM_U * self.alg.u, "eta": self.alg.eta, "maxf": self.alg.maxf,
+                "_fexp": _fexp, "_expm1": math.expm1, "_log1p": math.log1p, "_mlog": math.log, "_fdiv": _fdiv,
+                "nan": math.nan, "inf": math.inf}
+
+    @staticmethod
+    def _max(a, b):
+        return f"({b} if {b} > {a} else {a})"  # builtin max(a, b), NaN included
+
+    def _make(self, i, z, e, o, ru, p, m):
+        """Tracked._make: fz = |z|; e + rel*u*fz + eta; o or fz > maxf; p or fz; m if m > fz else fz."""
+        lines = [f"v{i} = {z}", f"f{i} = abs(v{i})", f"e{i} = ({e}) + {ru} * f{i} + eta",
+                 f"o{i} = ({o}) or f{i} > maxf"]
+        if p is None:
+            p_name = f"f{i}"
+        else:
+            lines.append(f"p{i} = {p}")
+            p_name = f"p{i}"
+        lines += [f"m{i} = {m}", f"m{i} = m{i} if m{i} > f{i} else f{i}"]
+        return lines, (f"v{i}", f"e{i}", f"o{i}", p_name, f"m{i}", f"f{i}")
+
+    def op(self, ev, i, names, ns, companion_ev=None):
+        kind = ev[0]
+        mx = self._max
+        if kind == "inp":
+            x = f"x{ev[1]}"
+            names[i] = (x, "0.0", "False", f"a{i}", f"a{i}", f"a{i}")  # TNum(v, 0, False, |v|, |v|)
+            return [f"a{i} = abs({x})"]
+        if kind == "const":
+            c = self.alg.const(ev[1])  # the instance's cached constant, exactly what Tracked uses
+            for f, val in zip("veopmf", (c.v, c.e, c.o, c.p, c.m, abs(c.v))):
+                ns[f"K{f}{i}"] = val
+            names[i] = tuple(f"K{f}{i}" for f in "veopmf")
+            return []
+        va, ea, oa, pa, ma, fa = names[ev[1]]
+        if kind == "neg":
+            names[i] = (f"v{i}", ea, oa, pa, ma, fa)
+            return [f"v{i} = -{va}"]
+        if kind == "exp":
+            lines = [f"z{i} = _fexp({va})", f"d{i} = abs(z{i}) * _expm1({ea}) if {ea} else 0.0"]
+            more, names[i] = self._make(i, f"z{i}", f"d{i}", oa, "UL", None, ma)
+            return lines + more
+        if kind == "log":
+            lines = [f"z{i} = nan if ({va} != {va} or {va} < 0) else (-inf if {va} == 0 else _mlog({va}))",
+                     f"d{i} = 0.0 if {ea} == 0.0 else (-_log1p(-{ea} / {fa}) if {ea} < {fa} else inf)"]
+            more, names[i] = self._make(i, f"z{i}", f"d{i}", oa, "UL", None, ma)
+            return lines + more
+        vb, eb, ob, pb, mb, fb = names[ev[2]]
+        if kind == "clamp":
+            names[i] = (f"v{i}", f"e{i}", f"o{i}", f"f{i}", f"m{i}", f"f{i}")
+            return [f"v{i} = nan if ({va} != {va} or {vb} != {vb}) else ({va} if {va} >= {vb} else {vb})",
+                    f"e{i} = {mx(ea, eb)}", f"o{i} = {oa} or {ob}", f"f{i} = abs(v{i})",
+                    f"m{i} = {mx(mx(ma, mb), f'f{i}')}"]
+        if kind in ("add", "sub"):
+            sym = "+" if kind == "add" else "-"
+            lines, names[i] = self._make(i, f"{va} {sym} {vb}", f"{ea} + {eb}", f"{oa} or {ob}", "U1",
+                                         mx(pa, pb), mx(ma, mb))
+            return lines
+        if kind == "mul":
+            lines = [f"d{i} = {fb} * {ea} + {fa} * {eb} + {ea} * {eb}", f"q{i} = {fa} * {pb}", f"r{i} = {pa} * {fb}"]
+            more, names[i] = self._make(i, f"{va} * {vb}", f"d{i}", f"{oa} or {ob}", "U1", mx(f"q{i}", f"r{i}"),
+                                        mx(ma, mb))
+            return lines + more
+        if kind == "div":
+            lines = [f"z{i} = {va} / {vb} if {vb} else _fdiv({va}, {vb})"]  # _fdiv: the same, or IEEE x/0
+            if ea == "0.0" and eb == "0.0":
+                lines.append(f"d{i} = 0.0")
+            else:
+                lines += [f"if {eb} == 0.0 and {ea} == 0.0:", f"    d{i} = 0.0",
+                          f"elif {eb} < {fb}:", f"    d{i} = ({ea} + abs(z{i}) * {eb}) / ({fb} - {eb})",
+                          "else:", f"    d{i} = inf"]
+            more, names[i] = self._make(i, f"z{i}", f"d{i}", f"{oa} or {ob}", "U1",
+                                        f"_fdiv({pa}, {fb}) if {fb} else abs(z{i})", mx(ma, mb))
+            return lines + more
+        raise NotTraceable(kind)
+
+    def le(self, ev, names, ns, i):
+        _, a, (tag, b), _ = ev
+        if tag == "n":
+            rhs = names[b][0]
+        else:
+            ns[f"L{i}"] = b  # Tracked.le compares a.v with a literal as it is
+            rhs = f"L{i}"
+        return f"{names[a][0]} <= {rhs}"
+
+    def ret(self, ids, names):
+        outs = [names[k] for k in ids]
+        fields = ["(" + ", ".join(o[k] for o in outs) + ",)" for k in (1, 2, 3, 4)]
+        return f"return ({', '.join(fields)})"

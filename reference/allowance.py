@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 
 import mpmath
+from mpmath import libmp as _lm
 from mpmath import mpf
 
 from .floats import Format
@@ -31,6 +32,8 @@ LEAF = 32  # sequential leaf length the summation bound admits (ALLOW-SUM)
 
 NAN = mpf("nan")
 INF = mpf("inf")
+_TWO = _lm.from_int(2)
+_make = mpmath.mp.make_mpf
 
 
 def is_nan(a) -> bool:
@@ -42,7 +45,12 @@ def allowance(bound: float, exact, fmt: Format):
 
     A bound that is not finite (the straightforward evaluation is unbounded at this point) gives
     half an ulp: the candidate must then be correctly rounded or equal the straightforward result.
+
+    For an mpf `exact` and a float `bound` (every caller's case) this performs the same mpmath
+    operations on raw numbers (`_allowance_raw`); anything else takes the mpf route below.
     """
+    if type(bound) is float and isinstance(exact, mpf):
+        return _allowance_raw(bound, exact._mpf_, fmt)
     if not mpmath.isfinite(exact):
         return mpf(0)
     r = fmt.round(exact)
@@ -50,6 +58,27 @@ def allowance(bound: float, exact, fmt: Format):
     if bound != bound or bound == math.inf:
         return half
     return SAFETY * mpf(bound) + half
+
+
+def _allowance_raw(bound: float, t: tuple, fmt: Format):
+    """`allowance` on mpmath's raw numbers, operation for operation what the mpf expression does at
+    the ambient working precision (so the result is the same mpf):
+
+    * `fmt.ulp(x) / 2` is a power of two halved (mpf_div by 2: exact at any precision);
+    * `mpf(bound)` is from_float rounded to the working precision (mpf_pos), `SAFETY * b` is
+      mpf_mul_int and `+ half` is mpf_add, each at the working precision and rounding.
+    """
+    if not t[1] and t != _lm.fzero:  # inf or nan
+        return mpf(0)
+    r = fmt.round_raw(t)
+    if not r[1] and r != _lm.fzero:  # rounds to an infinity: the ulp at the largest finite number
+        r = fmt.max._mpf_
+    prec, rnd = mpmath.mp._prec_rounding
+    half = _lm.mpf_div(fmt.ulp_raw(r), _TWO, prec, rnd)
+    if bound != bound or bound == math.inf:
+        return _make(half)
+    b = _lm.mpf_mul_int(_lm.mpf_pos(_lm.from_float(bound), prec, rnd), SAFETY, prec, rnd)
+    return _make(_lm.mpf_add(b, half, prec, rnd))
 
 
 def gamma(n_terms: int, fmt: Format) -> float:

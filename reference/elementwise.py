@@ -4,6 +4,9 @@ For one element (its operands as stored values, the formula's parameters, the ta
 returns, for the loss and each first derivative: the exact value, the running error bound of the
 straightforward evaluation in the format, whether an intermediate overflowed, and the precision
 that was needed. Results are cached: a batch that repeats points pays for each distinct point once.
+
+`_evaluate` is the fast path (compiled formulas, a certificate that skips the lower Ziv evaluation
+where it provably agrees); `_evaluate_generic` is the definition it is tested against, bit for bit.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import mpmath
+from mpmath.libmp import from_float
 
 from . import gaussian, poisson
-from .algebra import Naive, RawExact, Tracked
+from .algebra import CertEmitter, Compiled, Naive, RawEmitter, RawExact, Tracked, TrackedEmitter, certain
 from .floats import FORMATS, Format
 
 LOSSES = {"poisson": poisson, "gaussian": gaussian}
@@ -107,6 +111,103 @@ def _tracked(name: str) -> Tracked:
 
 @lru_cache(maxsize=1 << 20)
 def _element(loss: str, operands: tuple, params_key: tuple, dtype: str, compute: str) -> Element:
+    return _evaluate(loss, operands, params_key, dtype, compute)
+
+
+_PROGRAMS: dict = {}
+
+
+def _raw_program(loss: str, params_key: tuple, prec: int) -> Compiled:
+    """RawExact(prec) compiled for this loss and these parameters (see algebra.Compiled)."""
+    key = ("raw", loss, params_key, prec)
+    prog = _PROGRAMS.get(key)
+    if prog is None:
+        alg = RawExact(prec)
+        prog = _PROGRAMS[key] = Compiled(LOSSES[loss].element, dict(params_key), alg, RawEmitter(alg),
+                                         lambda: mpmath.workprec(prec))
+    return prog
+
+
+def _cert_program(loss: str, params_key: tuple, p1: int) -> Compiled:
+    """RawExact(p1 + GUARD) compiled with the bound on its distance from the p1 evaluation
+    (algebra.CertEmitter)."""
+    key = ("cert", loss, params_key, p1)
+    prog = _PROGRAMS.get(key)
+    if prog is None:
+        p2 = p1 + GUARD
+        alg = RawExact(p2)
+        emitter = CertEmitter(alg, RawExact(p1), lambda: mpmath.workprec(p1))
+        prog = _PROGRAMS[key] = Compiled(LOSSES[loss].element, dict(params_key), alg, emitter,
+                                         lambda: mpmath.workprec(p2))
+    return prog
+
+
+def _tracked_program(loss: str, params_key: tuple, compute: str) -> Compiled:
+    """Tracked(compute) compiled for this loss and these parameters.
+
+    The generic evaluation runs the formula at mpmath's ambient working precision, which the
+    formula's own constants (2*pi) and Tracked's constant errors are computed at; the key records it
+    so that the compiled constants are the ones the generic evaluation would use.
+    """
+    key = ("tracked", loss, params_key, compute, tuple(mpmath.mp._prec_rounding))
+    prog = _PROGRAMS.get(key)
+    if prog is None:
+        alg = _tracked(compute)
+        prog = _PROGRAMS[key] = Compiled(LOSSES[loss].element, dict(params_key), alg, TrackedEmitter(alg))
+    return prog
+
+
+def _evaluate(loss: str, operands: tuple, params_key: tuple, dtype: str, compute: str) -> Element:
+    """REF-PRECISION with compiled formulas: the same result as `_evaluate_generic`, faster.
+
+    * The formulas run as compiled code (algebra.Compiled): the same operations, the same values.
+    * At the first precision the p2 evaluation also bounds its distance from the p1 evaluation
+      (algebra.CertEmitter); where every output of the p2 evaluation is further than that from a
+      rounding boundary of the format, both round alike (`algebra.certain`), which is what the
+      comparison of the two would find, so the p1 evaluation is skipped. Otherwise it is run and
+      compared.
+    * The comparison is made on raw tuples: mpmath's raw numbers are normalized, so two rounded
+      values are equal as tuples exactly when they are equal as mpf, NaN included (fnan == fnan).
+    """
+    mod = LOSSES[loss]
+    fmt: Format = FORMATS[dtype]
+    tracked = _tracked_program(loss, params_key, compute)(*operands)
+    if tracked is None:
+        return _evaluate_generic(loss, operands, params_key, dtype, compute)
+    raws = tuple([from_float(o) for o in operands])  # what RawExact.inp makes of each operand
+    p1 = max(64, 2 * fmt.p + 16)
+    hi = None
+    got = _cert_program(loss, params_key, p1)(*raws)
+    if got is not None:
+        hi, ds = got
+        for t, d in zip(hi, ds):
+            if not certain(t, d, fmt):
+                break
+        else:
+            return Element(("loss",) + mod.OPERANDS, tuple([_make(t) for t in hi]), *tracked, p1 + GUARD, True)
+    rnd = fmt.round_raw
+    while True:
+        lo = _raw_program(loss, params_key, p1)(*raws)
+        if hi is None:
+            hi = _raw_program(loss, params_key, p1 + GUARD)(*raws)
+        if lo is None or hi is None:
+            return _evaluate_generic(loss, operands, params_key, dtype, compute)
+        agree = True
+        for a, b in zip(lo, hi):
+            if rnd(a) != rnd(b):
+                agree = False
+                break
+        if agree or p1 >= MAX_PREC:
+            return Element(("loss",) + mod.OPERANDS, tuple([_make(t) for t in hi]), *tracked, p1 + GUARD, agree)
+        p1 *= 2
+        hi = None
+
+
+_make = mpmath.mp.make_mpf
+
+
+def _evaluate_generic(loss: str, operands: tuple, params_key: tuple, dtype: str, compute: str) -> Element:
+    """REF-PRECISION through the algebra objects: the definition `_evaluate` is checked against."""
     mod = LOSSES[loss]
     params = dict(params_key)
     fmt: Format = FORMATS[dtype]
@@ -143,6 +244,10 @@ def naive(loss: str, operands: tuple, params: dict, dtype: str) -> tuple:
 
 @lru_cache(maxsize=1 << 16)
 def _naive(loss: str, operands: tuple, params_key: tuple, dtype: str) -> tuple:
+    return _naive_eval(loss, operands, params_key, dtype)
+
+
+def _naive_eval(loss: str, operands: tuple, params_key: tuple, dtype: str) -> tuple:
     mod = LOSSES[loss]
     alg = Naive(FORMATS[dtype])
     with mpmath.workprec(max(64, 2 * FORMATS[dtype].p + 16)):

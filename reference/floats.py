@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import mpmath
 from mpmath import mpf
-from mpmath.libmp import from_float, from_man_exp
+from mpmath.libmp import MPZ_ONE as _ONE
+from mpmath.libmp import finf, fninf, from_float, from_man_exp, fzero
+from mpmath.libmp import normalize as _normalize
 
 __all__ = ["Format", "FORMATS", "format_of", "to_mpf"]
 
@@ -47,30 +49,55 @@ class Format:
         """
         if not isinstance(x, mpf):
             x = mpf(x)
-        sign, man, exp, bc = x._mpf_
-        if not man:  # zero, inf or nan
+        t = x._mpf_
+        if not t[1]:  # zero, inf or nan
             return x
-        quantum = max(exp + bc - 1, self.emin) - (self.p - 1)
-        if exp < quantum:
-            shift = quantum - exp
-            q, r = divmod(man, 1 << shift)
-            half = 1 << (shift - 1)
-            if r > half or (r == half and q & 1):
-                q += 1
-            if not q:
-                return ZERO  # mpmath has no signed zero; the spec never relies on it
-            man, exp = q, quantum
-        if exp + int(man).bit_length() - 1 > self.emax:
-            return -INF if sign else INF
-        return mpmath.mp.make_mpf(from_man_exp(-man if sign else man, exp))
+        r = self.round_raw(t)
+        if r is fzero:
+            return ZERO  # mpmath has no signed zero; the spec never relies on it
+        if r is finf:
+            return INF
+        if r is fninf:
+            return -INF
+        return mpmath.mp.make_mpf(r)
+
+    def round_raw(self, t: tuple) -> tuple:
+        """`round` on mpmath's raw number: returns fzero, finf, fninf, `t` itself or a new tuple.
+
+        Rounding to `p` bits (fewer below 2^emin: those above the subnormal quantum) is mpmath's
+        `normalize` with rounding 'n' (nearest, ties to even), done in C by the gmpy backend.
+        """
+        sign, man, exp, bc = t
+        if not man:  # zero, inf or nan
+            return t
+        top = exp + bc - 1
+        if top >= self.emin:
+            if bc > self.p:
+                t = _normalize(sign, man, exp, bc, self.p, "n")
+        else:
+            keep = top - self.emin + self.p  # significant bits at or above the subnormal quantum
+            if keep < bc:
+                if keep > 0:
+                    t = _normalize(sign, man, exp, bc, keep, "n")
+                elif keep < 0 or man == 1:  # below half the smallest subnormal, or exactly half (even: 0)
+                    return fzero
+                else:  # between half the smallest subnormal and it
+                    return (sign, _ONE, self.emin - self.p + 1, 1)
+        if t[2] + t[3] - 1 > self.emax:
+            return fninf if sign else finf
+        return t
 
     def ulp(self, x) -> mpf:
         """The spacing of this format's numbers at |x| (x finite): 2^(max(E, emin) - p + 1)."""
         if not isinstance(x, mpf):
             x = mpf(x)
-        _, man, exp, bc = x._mpf_
+        return mpmath.mp.make_mpf(self.ulp_raw(x._mpf_))
+
+    def ulp_raw(self, t: tuple) -> tuple:
+        """`ulp` on mpmath's raw number: the normalized power of two 2^(max(E, emin) - p + 1)."""
+        _, man, exp, bc = t
         top = exp + bc - 1 if man else self.emin
-        return mpf(2) ** (max(top, self.emin) - self.p + 1)
+        return from_man_exp(1, (top if top > self.emin else self.emin) - self.p + 1)
 
     def representable(self, x) -> bool:
         x = mpf(x)
