@@ -17,7 +17,7 @@ from functools import lru_cache
 import mpmath
 from mpmath.libmp import from_float
 
-from . import gaussian, poisson
+from . import cache, gaussian, poisson
 from .algebra import CertEmitter, Compiled, Naive, RawEmitter, RawExact, Tracked, TrackedEmitter, certain
 from .floats import FORMATS, Format
 
@@ -111,7 +111,13 @@ def _tracked(name: str) -> Tracked:
 
 @lru_cache(maxsize=1 << 20)
 def _element(loss: str, operands: tuple, params_key: tuple, dtype: str, compute: str) -> Element:
-    return _evaluate(loss, operands, params_key, dtype, compute)
+    """One element, memoised in-process (lru_cache) and across processes (reference/cache.py)."""
+    got, k = cache.get_element(loss, operands, params_key, dtype, compute, Element)
+    if got is not None:
+        return got
+    e = _evaluate(loss, operands, params_key, dtype, compute)
+    cache.put_element(k, e)
+    return e
 
 
 _PROGRAMS: dict = {}
@@ -244,7 +250,12 @@ def naive(loss: str, operands: tuple, params: dict, dtype: str) -> tuple:
 
 @lru_cache(maxsize=1 << 16)
 def _naive(loss: str, operands: tuple, params_key: tuple, dtype: str) -> tuple:
-    return _naive_eval(loss, operands, params_key, dtype)
+    got, k = cache.get_naive(loss, operands, params_key, dtype)
+    if got is not None:
+        return got
+    out = _naive_eval(loss, operands, params_key, dtype)
+    cache.put_naive(k, out)
+    return out
 
 
 def _naive_eval(loss: str, operands: tuple, params_key: tuple, dtype: str) -> tuple:
@@ -256,5 +267,7 @@ def _naive_eval(loss: str, operands: tuple, params_key: tuple, dtype: str) -> tu
 
 
 def cache_clear() -> None:
+    """Forget the in-process memo (the on-disk cache, reference/cache.py, is kept: it is flushed)."""
     _element.cache_clear()
     _naive.cache_clear()
+    cache.flush()

@@ -1,0 +1,413 @@
+"""A persistent on-disk cache of the reference's element evaluations.
+
+`elementwise._element` and `elementwise._naive` (each already memoised in-process by lru_cache)
+look here before evaluating and store what they computed, so a point evaluated once is not
+evaluated again by a later shrink step, check, worker process or run.
+
+* **Keyed by the exact case**: what is evaluated (`element` or `naive`), the loss, the operands as
+  their binary64 bit patterns (so -0.0, 0.0 and NaN payloads are distinct), the formula's parameters
+  (floats by their bits; the evaluation order and `mean_n` are parameters), the result dtype, the
+  compute format and mpmath's ambient working precision (the Tracked constants' errors are computed
+  at it).
+* **Invalidated when the reference changes**: the database file is named after a hash of the source
+  text of the modules that define the values (`SOURCES`), of the encoding, and of the versions of
+  Python and mpmath (and its backend). A changed reference opens a new, empty file; old files are
+  never read again (delete the directory to reclaim the space).
+* **Located** in `$LOSSCONFORM_CACHE_DIR` if set, else `.lossconform-cache/` at the repository root;
+  `LOSSCONFORM_CACHE=off` (or `0`, `no`, `false`) disables it.
+* **Safe to delete at any time, never an error**: every failure (a missing, unwritable, locked or
+  corrupt file, a record that does not decode or fails its checksum) is a miss; a file sqlite
+  reports as corrupt is removed and rebuilt. Records carry a CRC-32 and are decoded without pickle
+  (marshal of plain tuples: a cache file is data, never code), checking every type and that every
+  mpmath number is normalized.
+* **Concurrent**: sqlite in WAL mode, so any number of processes read while one writes; writes are
+  batched (at most `FLUSH_EVERY` records or `FLUSH_SECONDS` old, and at exit) in one transaction
+  and use INSERT OR IGNORE (two processes computing the same point store the same bytes).
+
+Values round-trip exactly: mpmath raw tuples (sign, mantissa, exponent, bitcount, with arbitrarily
+large exponents) and binary64 floats by their bit patterns.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import marshal
+import os
+import platform
+import sqlite3
+import struct
+import sys
+import time
+import zlib
+
+import mpmath
+from mpmath import libmp
+
+ENV_DIR = "LOSSCONFORM_CACHE_DIR"
+ENV_SWITCH = "LOSSCONFORM_CACHE"
+OFF = ("off", "0", "no", "false")
+# the modules whose source defines the cached values (and this one: the encoding)
+SOURCES = ("algebra.py", "floats.py", "poisson.py", "gaussian.py", "elementwise.py", "allowance.py", "cache.py")
+FORMAT_VERSION = 1
+FLUSH_EVERY = 2000  # records
+FLUSH_SECONDS = 2.0
+BUSY_MS = 10000  # how long a writer waits for another process's write lock before giving up
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_ROOT = os.path.dirname(_HERE)
+
+
+def enabled() -> bool:
+    return os.environ.get(ENV_SWITCH, "on").strip().lower() not in OFF
+
+
+def directory() -> str:
+    return os.environ.get(ENV_DIR) or os.path.join(_ROOT, ".lossconform-cache")
+
+
+_HASH = None
+
+
+def source_hash() -> str:
+    """Hash of everything the cached values depend on (see the module docstring)."""
+    global _HASH
+    if _HASH is None:
+        h = hashlib.sha256()
+        for name in SOURCES:
+            h.update(name.encode() + b"\0")
+            with open(os.path.join(_HERE, name), "rb") as f:
+                h.update(f.read())
+        h.update(f"{FORMAT_VERSION}|{sys.version}|{platform.machine()}|{mpmath.__version__}|{libmp.BACKEND}".encode())
+        _HASH = h.hexdigest()[:20]
+    return _HASH
+
+
+# --- encoding -------------------------------------------------------------------------------------
+# A record is marshal data (plain tuples of str, int, float and bool: marshal reads them in C and
+# cannot run code) followed by its CRC-32; decoding checks the checksum, then every type and that
+# every mpmath number is normalized, so a damaged record is a miss, never a wrong value. Floats keep
+# their exact bits (marshal stores binary64 as is).
+_D = struct.Struct("<d")
+_SPECIALS = {libmp.fzero: libmp.fzero, libmp.fnan: libmp.fnan, libmp.finf: libmp.finf, libmp.fninf: libmp.fninf}
+
+
+def _seal(obj) -> bytes:
+    body = marshal.dumps(obj, 4)
+    return body + zlib.crc32(body).to_bytes(4, "little")
+
+
+def _unseal(blob: bytes):
+    if len(blob) < 5 or zlib.crc32(blob[:-4]).to_bytes(4, "little") != blob[-4:]:
+        raise ValueError("checksum")
+    return marshal.loads(blob[:-4])
+
+
+def _plain(t: tuple) -> tuple:
+    sign, man, exp, bc = t
+    return (int(sign), int(man), int(exp), int(bc))
+
+
+def _mpf(t, make, MPZ=libmp.MPZ, int=int):
+    sign, man, exp, bc = t  # a 4-tuple, else ValueError/TypeError
+    if type(man) is not int or type(exp) is not int or type(bc) is not int:
+        raise ValueError("not a number")
+    if not man:
+        s = _SPECIALS.get((sign, MPZ(0), exp, bc))
+        if s is None:
+            raise ValueError("not a number")
+        return make(s)
+    if not (sign == 0 or sign == 1) or man < 0 or not man & 1 or bc != man.bit_length():
+        raise ValueError("not a normalized mpmath number")
+    return make((sign, MPZ(man), exp, bc))
+
+
+_FLOAT_TUPLE = {float}
+_BOOL_TUPLE = {bool}
+
+
+def _floats(xs, n) -> tuple:
+    if type(xs) is not tuple or len(xs) != n or (n and set(map(type, xs)) != _FLOAT_TUPLE):
+        raise ValueError("not floats")
+    return xs
+
+
+def _bools(xs, n) -> tuple:
+    if type(xs) is not tuple or len(xs) != n or (n and set(map(type, xs)) != _BOOL_TUPLE):
+        raise ValueError("not flags")
+    return xs
+
+
+def encode_element(e) -> bytes:
+    return _seal((",".join(e.outputs), tuple(_plain(v._mpf_) for v in e.exact), tuple(e.bound),
+                  tuple(bool(o) for o in e.overflow), tuple(e.parts), tuple(e.peak), int(e.precision),
+                  bool(e.converged)))
+
+
+def decode_element(blob: bytes, element_type):
+    rec = _unseal(blob)
+    if type(rec) is not tuple or len(rec) != 8 or type(rec[0]) is not str or type(rec[1]) is not tuple:
+        raise ValueError("malformed record")
+    names, exact, bound, overflow, parts, peak, precision, converged = rec
+    outputs = tuple(names.split(","))
+    n = len(outputs)
+    if len(exact) != n or type(precision) is not int or type(converged) is not bool:
+        raise ValueError("malformed record")
+    make = mpmath.mp.make_mpf
+    return element_type(outputs, tuple([_mpf(t, make) for t in exact]), _floats(bound, n), _bools(overflow, n),
+                        _floats(parts, n), _floats(peak, n), precision, converged)
+
+
+def encode_values(values) -> bytes:
+    return _seal(tuple(_plain(v._mpf_) for v in values))
+
+
+def decode_values(blob: bytes) -> tuple:
+    rec = _unseal(blob)
+    if type(rec) is not tuple:
+        raise ValueError("malformed record")
+    make = mpmath.mp.make_mpf
+    return tuple([_mpf(t, make) for t in rec])
+
+
+def _canon(v) -> str:
+    if isinstance(v, bool) or v is None:
+        return repr(v)
+    if isinstance(v, float):
+        return "f" + _D.pack(v).hex()
+    if isinstance(v, int):
+        return "i" + str(v)
+    if isinstance(v, str):
+        return "s" + v
+    raise TypeError(f"no cache key for {type(v).__name__}")
+
+
+_HEADS: dict = {}
+
+
+def key(kind: str, loss: str, operands: tuple, params_key: tuple, *formats: str) -> bytes:
+    """The exact case: kind, loss, formats, ambient precision, parameters, operand bit patterns."""
+    prec, rounding = mpmath.mp._prec_rounding
+    hk = (kind, loss, params_key, formats, prec, rounding)
+    head = _HEADS.get(hk)
+    if head is None:
+        head = "|".join((kind, loss, *formats, f"{prec}{rounding}", *(f"{k}={_canon(v)}" for k, v in params_key)))
+        head = _HEADS[hk] = head.encode() + b"|"
+    return head + struct.pack(f"<{len(operands)}d", *operands)
+
+
+# --- the store ------------------------------------------------------------------------------------
+class Store:
+    """One process's connection to the cache file of the current source hash."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.pid = os.getpid()
+        self.pending: list = []
+        self.last_flush = time.monotonic()
+        self.conn = None
+        self.failed = False
+        self._connect()
+
+    def _connect(self) -> None:
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self.conn = self._open_db()
+        except sqlite3.DatabaseError as exc:
+            if _corrupt(exc):
+                self._rebuild()
+            else:
+                self._give_up()
+        except Exception:
+            self._give_up()
+
+    def _open_db(self):
+        conn = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS memo (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID")
+        conn.execute("SELECT v FROM memo WHERE k = ?", (b"",)).fetchone()  # reads the schema: fails if corrupt
+        return conn
+
+    def _give_up(self) -> None:
+        self.failed = True
+        self.pending = []
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:
+                pass
+        self.conn = None
+
+    def _rebuild(self) -> None:
+        """A corrupt file: remove it (and its WAL) and start an empty one."""
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:
+                pass
+            self.conn = None
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                os.remove(self.path + suffix)
+            except OSError:
+                pass
+        try:
+            self.conn = self._open_db()
+        except Exception:
+            self._give_up()
+
+    def _error(self, exc) -> None:
+        if isinstance(exc, sqlite3.DatabaseError) and _corrupt(exc):
+            self.pending = []
+            self._rebuild()
+
+    def get(self, k: bytes):
+        if self.conn is None:
+            return None
+        try:
+            row = self.conn.execute("SELECT v FROM memo WHERE k = ?", (k,)).fetchone()
+        except Exception as exc:
+            self._error(exc)
+            return None
+        return row[0] if row else None
+
+    def put(self, k: bytes, v: bytes) -> None:
+        if self.conn is None:
+            return
+        self.pending.append((k, v))
+        if len(self.pending) >= FLUSH_EVERY or time.monotonic() - self.last_flush > FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        self.last_flush = time.monotonic()
+        if self.conn is None or not self.pending:
+            return
+        rows, self.pending = self.pending, []
+        try:
+            with self.conn:  # one transaction
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.executemany("INSERT OR IGNORE INTO memo (k, v) VALUES (?, ?)", rows)
+        except Exception as exc:  # locked for longer than BUSY_MS, disk full, deleted, corrupt: drop them
+            self._error(exc)
+
+    def close(self) -> None:
+        self.flush()
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:
+                pass
+            self.conn = None
+
+
+def _corrupt(exc) -> bool:
+    msg = str(exc).lower()
+    return "malformed" in msg or "not a database" in msg or "corrupt" in msg or "disk image" in msg
+
+
+_STORE: Store | None = None
+_DISABLED = object()
+_ORPHANS: list = []
+
+
+def store() -> Store | None:
+    """This process's store, or None when the cache is off or unusable."""
+    global _STORE
+    s = _STORE
+    if s is not None:
+        if s is _DISABLED:
+            return None
+        if s.pid == os.getpid() and not s.failed:
+            return s
+        if s.pid != os.getpid():  # a forked child: never use (nor close) the parent's connection
+            _ORPHANS.append(s.conn)
+            s.conn = None
+            s.pending = []
+    if not enabled():
+        _STORE = _DISABLED
+        return None
+    try:
+        s = Store(os.path.join(directory(), f"reference-{source_hash()}.sqlite3"))
+    except Exception:
+        _STORE = _DISABLED
+        return None
+    _STORE = s if not s.failed else _DISABLED
+    return None if s.failed else s
+
+
+def reset() -> None:
+    """Flush and forget this process's store: the next use reads the environment again."""
+    global _STORE
+    s = _STORE
+    _STORE = None
+    if isinstance(s, Store) and s.pid == os.getpid():
+        s.close()
+
+
+def flush() -> None:
+    s = _STORE
+    if isinstance(s, Store) and s.pid == os.getpid():
+        s.flush()
+
+
+atexit.register(flush)
+
+
+# --- what elementwise calls ---------------------------------------------------------------------
+def get_element(loss, operands, params_key, dtype, compute, element_type):
+    s = store()
+    if s is None:
+        return None, None
+    try:
+        k = key("element", loss, operands, params_key, dtype, compute)
+    except Exception:
+        return None, None
+    blob = s.get(k)
+    if blob is not None:
+        try:
+            e = decode_element(blob, element_type)
+            return e, k
+        except Exception:
+            pass
+    return None, k
+
+
+def put_element(k, e) -> None:
+    s = store()
+    if s is None or k is None:
+        return
+    try:
+        s.put(k, encode_element(e))
+    except Exception:
+        pass
+
+
+def get_naive(loss, operands, params_key, dtype):
+    s = store()
+    if s is None:
+        return None, None
+    try:
+        k = key("naive", loss, operands, params_key, dtype)
+    except Exception:
+        return None, None
+    blob = s.get(k)
+    if blob is not None:
+        try:
+            vals = decode_values(blob)
+            return vals, k
+        except Exception:
+            pass
+    return None, k
+
+
+def put_naive(k, values) -> None:
+    s = store()
+    if s is None or k is None:
+        return
+    try:
+        s.put(k, encode_values(values))
+    except Exception:
+        pass
