@@ -32,7 +32,7 @@ LEAF = 32  # sequential leaf length the summation bound admits (ALLOW-SUM)
 
 NAN = mpf("nan")
 INF = mpf("inf")
-_TWO = _lm.from_int(2)
+_ONE = _lm.MPZ_ONE
 _make = mpmath.mp.make_mpf
 
 
@@ -64,20 +64,31 @@ def _allowance_raw(bound: float, t: tuple, fmt: Format):
     """`allowance` on mpmath's raw numbers, operation for operation what the mpf expression does at
     the ambient working precision (so the result is the same mpf):
 
-    * `fmt.ulp(x) / 2` is a power of two halved (mpf_div by 2: exact at any precision);
+    * `fmt.ulp(x) / 2` is a power of two halved (mpf_div by 2: exact at any precision), formed
+      directly as the normalized tuple (0, 1, k, 1);
     * `mpf(bound)` is from_float rounded to the working precision (mpf_pos), `SAFETY * b` is
-      mpf_mul_int and `+ half` is mpf_add, each at the working precision and rounding.
+      mpf_mul_int and `+ half` is mpf_add, each at the working precision and rounding. At 53 bits
+      or more the first two are exact (a binary64 number, doubled), so they are formed directly.
     """
     if not t[1] and t != _lm.fzero:  # inf or nan
         return mpf(0)
     r = fmt.round_raw(t)
-    if not r[1] and r != _lm.fzero:  # rounds to an infinity: the ulp at the largest finite number
-        r = fmt.max._mpf_
-    prec, rnd = mpmath.mp._prec_rounding
-    half = _lm.mpf_div(fmt.ulp_raw(r), _TWO, prec, rnd)
+    if r[1]:
+        top = r[2] + r[3] - 1
+    elif r == _lm.fzero:
+        top = fmt.emin  # FMT-ULP: the ulp at 0 is eta
+    else:  # rounds to an infinity: the ulp at the largest finite number
+        top = fmt.emax
+    half = (0, _ONE, (top if top > fmt.emin else fmt.emin) - fmt.p, 1)
     if bound != bound or bound == math.inf:
         return _make(half)
-    b = _lm.mpf_mul_int(_lm.mpf_pos(_lm.from_float(bound), prec, rnd), SAFETY, prec, rnd)
+    prec, rnd = mpmath.mp._prec_rounding
+    b = _lm.from_float(bound)
+    if prec >= 53 and SAFETY == 2:
+        if b[1]:
+            b = (b[0], b[1], b[2] + 1, b[3])  # doubled
+    else:
+        b = _lm.mpf_mul_int(_lm.mpf_pos(b, prec, rnd), SAFETY, prec, rnd)
     return _make(_lm.mpf_add(b, half, prec, rnd))
 
 

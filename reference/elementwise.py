@@ -18,7 +18,7 @@ import mpmath
 from mpmath.libmp import from_float
 
 from . import cache, gaussian, poisson
-from .algebra import CertEmitter, Compiled, Naive, RawEmitter, RawExact, Tracked, TrackedEmitter, certain
+from .algebra import CertEmitter, Compiled, Naive, RawEmitter, RawExact, Tracked, TrackedEmitter, certain, clear_memos
 from .floats import FORMATS, Format
 
 LOSSES = {"poisson": poisson, "gaussian": gaussian}
@@ -63,7 +63,7 @@ def element(loss: str, operands: tuple, params: dict, dtype: str, compute: str |
 
 
 def _with_g(loss: str, operands) -> tuple:
-    ops = tuple(float(o) for o in operands)
+    ops = tuple(map(float, operands))
     return ops + (1.0,) if len(ops) == len(LOSSES[loss].OPERANDS) else ops
 
 
@@ -270,4 +270,5 @@ def cache_clear() -> None:
     """Forget the in-process memo (the on-disk cache, reference/cache.py, is kept: it is flushed)."""
     _element.cache_clear()
     _naive.cache_clear()
-    cache.flush()
+    clear_memos()
+    cache.memo_cleared()
