@@ -207,7 +207,19 @@ class Store:
         self.last_flush = time.monotonic()
         self.conn = None
         self.failed = False
+        # whether the file may hold records this process does not have in memory: records it wrote
+        # itself are in elementwise's lru_cache, so while no other connection has committed (sqlite's
+        # data_version) and the memo was not cleared, a lookup could only miss and is skipped
+        self.foreign = True
+        self.version = None
+        self.lookups = 0
         self._connect()
+        if self.conn is not None:
+            try:
+                self.foreign = self.conn.execute("SELECT 1 FROM memo LIMIT 1").fetchone() is not None
+                self.version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            except Exception:
+                self.foreign = True
 
     def _connect(self) -> None:
         try:
@@ -222,13 +234,32 @@ class Store:
             self._give_up()
 
     def _open_db(self):
+        """Open (creating if need be) with WAL; two processes creating the file at once may find it
+        locked while the other sets the journal mode (sqlite does not wait on that): retry."""
+        deadline = time.monotonic() + BUSY_MS / 1000
+        delay = 0.005
+        while True:
+            try:
+                return self._open_db_once()
+            except sqlite3.OperationalError as exc:
+                msg = str(exc).lower()
+                if ("locked" not in msg and "busy" not in msg) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(2 * delay, 0.2)
+
+    def _open_db_once(self):
         conn = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
-        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("CREATE TABLE IF NOT EXISTS memo (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID")
-        conn.execute("SELECT v FROM memo WHERE k = ?", (b"",)).fetchone()  # reads the schema: fails if corrupt
+        try:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS memo (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID")
+            conn.execute("SELECT v FROM memo WHERE k = ?", (b"",)).fetchone()  # reads the schema: fails if corrupt
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _give_up(self) -> None:
@@ -267,6 +298,16 @@ class Store:
     def get(self, k: bytes):
         if self.conn is None:
             return None
+        if not self.foreign:
+            self.lookups += 1
+            if self.lookups & 63:
+                return None
+            try:
+                if self.conn.execute("PRAGMA data_version").fetchone()[0] == self.version:
+                    return None
+            except Exception:
+                pass
+            self.foreign = True
         try:
             row = self.conn.execute("SELECT v FROM memo WHERE k = ?", (k,)).fetchone()
         except Exception as exc:
@@ -351,6 +392,14 @@ def flush() -> None:
     s = _STORE
     if isinstance(s, Store) and s.pid == os.getpid():
         s.flush()
+
+
+def memo_cleared() -> None:
+    """The in-process memo was cleared: from now on the file may hold records it lacks."""
+    flush()
+    s = _STORE
+    if isinstance(s, Store):
+        s.foreign = True
 
 
 atexit.register(flush)

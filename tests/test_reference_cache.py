@@ -235,3 +235,23 @@ def test_two_processes_writing_concurrently_do_not_corrupt_it(cache_dir):
         assert bits(e) == bits(ew._evaluate("poisson", (x, t, g), ew._params_key(params), "float16", "float16"))
         checked += 1
     assert checked > 100
+
+
+def test_records_of_another_process_are_found_by_a_process_that_started_empty(cache_dir, monkeypatch):
+    ew.element("poisson", (0.25, 1.0), PARAMS, "float64")  # this process's store opens on an empty file
+    assert cache.store() is not None and not cache.store().foreign
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {ROOT!r})
+        from reference import elementwise as ew
+        for x in range(20):
+            ew.element("poisson", (x / 8, 3.0), dict(log_input=True, full=True, eps=1e-8), "float32")
+    """)
+    env = dict(os.environ, **{cache.ENV_DIR: str(cache_dir)})
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
+    for i in range(70):  # lookups are skipped while only this process has written; it checks every 64
+        ew.element("poisson", (i / 3, 2.0), PARAMS, "float16")
+    assert cache.store().foreign
+    no_evaluation(monkeypatch)
+    for x in range(20):
+        ew.element("poisson", (x / 8, 3.0), PARAMS, "float32")
