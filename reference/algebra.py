@@ -500,6 +500,36 @@ class _Node:
     __hash__ = None
 
 
+class Param(int):
+    """An integer keyword parameter (the 'mean' N) passed to a compiled formula at call time rather
+    than compiled in, so that one program serves every N. While tracing it may only be compared
+    with 1 (the caller keys programs by `N == 1`, the formulas' only test) and handed to
+    `A.const`; anything else raises NotTraceable, so a formula that used it otherwise could not be
+    compiled for one value and run for another."""
+
+    def __new__(cls, name: str, value: int):
+        obj = int.__new__(cls, value)
+        obj.name = name
+        return obj
+
+    def __eq__(self, other):
+        if type(other) is int and other == 1:
+            return int(self) == 1
+        raise NotTraceable("a call-time parameter compared with something other than 1")
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = int.__hash__
+
+    def _untraceable(self, *_):
+        raise NotTraceable("a call-time parameter used outside A.const")
+
+    __lt__ = __le__ = __gt__ = __ge__ = __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _untraceable
+    __truediv__ = __rtruediv__ = __floordiv__ = __mod__ = __pow__ = __neg__ = __abs__ = _untraceable
+    __float__ = __index__ = __bool__ = _untraceable
+
+
 class _Recorder:
     """Evaluates a formula in a real algebra (RawExact or Tracked) and records the operations."""
 
@@ -525,6 +555,8 @@ class _Recorder:
         return self._new(self.real.inp(v), ("inp", k))
 
     def const(self, c):
+        if type(c) is Param:  # a parameter passed at call time: its value is not part of the trace
+            return self._new(self.real.const(int(c)), ("param", c.name))
         return self._new(self.real.const(c), ("const", c))
 
     def exp(self, a):
@@ -574,9 +606,10 @@ class Compiled:
     (algebra, context) also gets the events of the same formula traced in that algebra.
     """
 
-    def __init__(self, formula, params: dict, real, emitter, context=None):
+    def __init__(self, formula, params: dict, real, emitter, context=None, dynamic: tuple = ()):
         self.formula = formula
         self.params = params
+        self.dynamic = dynamic  # parameters passed at call time, after the operands (see Param)
         self.real = real
         self.emitter = emitter
         self.context = context
@@ -601,29 +634,33 @@ class Compiled:
             return None
         return self.fn(*args)
 
-    def _record(self, real, context, operands):
+    def _record(self, real, context, operands, params):
         rec = _Recorder(real, operands)
         if context is not None:
             with context():
-                outs = self.formula(rec, *(rec.inp(o) for o in operands), **self.params)
+                outs = self.formula(rec, *(rec.inp(o) for o in operands), **params)
         else:
-            outs = self.formula(rec, *(rec.inp(o) for o in operands), **self.params)
+            outs = self.formula(rec, *(rec.inp(o) for o in operands), **params)
         if type(outs) is not tuple or any(type(o) is not _Node for o in outs):
             raise NotTraceable("an output is not a traced value")
         return rec.events, tuple(o.i for o in outs)
 
     def _trace(self, args):
-        operands = tuple(self.emitter.operand(a) for a in args)
-        events, outs = self._record(self.real, self.context, operands)
+        n = len(args) - len(self.dynamic)
+        operands = tuple(self.emitter.operand(a) for a in args[:n])
+        params = dict(self.params)
+        for name, value in zip(self.dynamic, args[n:]):
+            params[name] = Param(name, value)
+        events, outs = self._record(self.real, self.context, operands, params)
         companion = None
         if getattr(self.emitter, "companion", None) is not None:
             real2, context2 = self.emitter.companion
-            companion, outs2 = self._record(real2, context2, operands)
+            companion, outs2 = self._record(real2, context2, operands, params)
             if outs2 != outs or len(companion) != len(events) or any(
                     (a[0] != b[0]) if a[0] == "const" else (a != b) for a, b in zip(events, companion)):
                 raise NotTraceable("the companion evaluation took another path")
         traces = self.traces + [(events, outs, companion)]
-        src, ns = _generate(traces, self.emitter, len(args))
+        src, ns = _generate(traces, self.emitter, n, self.dynamic)
         code = compile(src, f"<compiled {getattr(self.formula, '__module__', '?')}.element>", "exec")
         exec(code, ns)
         self.traces = traces
@@ -631,10 +668,10 @@ class Compiled:
         self.source = src
 
 
-def _generate(traces, emitter, n_args):
+def _generate(traces, emitter, n_args, dynamic=()):
     """Python source of one function evaluating every recorded trace (a decision tree on `le`)."""
     ns = emitter.namespace()
-    lines = [f"def f({', '.join(f'x{i}' for i in range(n_args))}):"]
+    lines = [f"def f({', '.join([f'x{i}' for i in range(n_args)] + [f'p_{d}' for d in dynamic])}):"]
 
     def walk(group, start, depth, names):
         ind = "    " * depth
@@ -682,6 +719,8 @@ def _signature(ev):
     """What identifies an operation's value: its kind and operands (constants by type and value)."""
     if ev[0] == "inp":
         return None
+    if ev[0] == "param":
+        return ev
     if ev[0] == "const":
         c = ev[1]
         return ("const", type(c), c) if c == c else None
@@ -787,6 +826,9 @@ class RawEmitter:
             names[i] = f"K{i}"
             return []
         names[i] = n
+        if kind == "param":  # RawExact.const of the value passed at call time
+            ns["_rconst"] = self.alg.const
+            return [f"{n} = _rconst(p_{ev[1]}).t"]
         a = names[ev[1]]
         if kind == "mul" and _FAST_MUL:
             b = names[ev[2]]  # gmpy_mpf_mul's own lines for two nonzero mantissas, else the call
@@ -944,6 +986,10 @@ class CertEmitter(RawEmitter):
             lines.append(f"{g} = {_mag_expr(n)}")
             info[i] = ("NEG", g, f"({g} + 1)")
             return lines
+        if kind == "param":  # RawExact.const of an integer: to_mpf, exact, whatever the precision
+            lines.append(f"{g} = {_mag_expr(n)}")
+            info[i] = ("NEG", g, f"({g} + 1)")
+            return lines
         if kind == "const":
             c2 = self.alg.const(ev[1]).t
             c1 = self.lower.const(companion_ev[1]).t
@@ -1094,6 +1140,11 @@ class TrackedEmitter:
             x = f"x{ev[1]}"
             names[i] = (x, "0.0", "False", f"a{i}", f"a{i}", f"a{i}")  # TNum(v, 0, False, |v|, |v|)
             return [f"a{i} = abs({x})"]
+        if kind == "param":  # Tracked.const of the value passed at call time (its cached TNum)
+            ns["_tconst"] = self.alg.const
+            names[i] = tuple(f"{f}{i}" for f in "veopmf")
+            return [f"c{i} = _tconst(p_{ev[1]})", f"v{i} = c{i}.v", f"e{i} = c{i}.e", f"o{i} = c{i}.o",
+                    f"p{i} = c{i}.p", f"m{i} = c{i}.m", f"f{i} = abs(v{i})"]
         if kind == "const":
             c = self.alg.const(ev[1])  # the instance's cached constant, exactly what Tracked uses
             for f, val in zip("veopmf", (c.v, c.e, c.o, c.p, c.m, abs(c.v))):

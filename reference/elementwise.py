@@ -115,36 +115,81 @@ def _element(loss: str, operands: tuple, params_key: tuple, dtype: str, compute:
     got, k = cache.get_element(loss, operands, params_key, dtype, compute, Element)
     if got is not None:
         return got
-    e = _evaluate(loss, operands, params_key, dtype, compute)
+    e = _evaluate_warm(loss, operands, params_key, dtype, compute)
     cache.put_element(k, e)
     return e
+
+
+# Compiling a formula costs 0.5 to 2 ms per program (Python's compiler on the generated code), what
+# 10 to 40 fast evaluations save; a case seen only a few times (a rare format pair, an odd
+# parameter set) is evaluated generically, and compiled once it has been evaluated WARMUP times.
+# The 'mean' N is not part of a program's key (algebra.Param). On the quick profile of the numpy
+# backend a WARMUP of 4 gave the least time in the reference (of 4, 8, 16 and 32).
+WARMUP = 4
+_USES: dict = {}
+
+
+def _evaluate_warm(loss: str, operands: tuple, params_key: tuple, dtype: str, compute: str) -> Element:
+    k = (loss, params_key, dtype, compute)
+    n = _USES.get(k, 0)
+    if n < WARMUP:
+        _USES[k] = n + 1
+        return _evaluate_generic(loss, operands, params_key, dtype, compute)
+    return _evaluate(loss, operands, params_key, dtype, compute)
 
 
 _PROGRAMS: dict = {}
 
 
+def _split(params_key: tuple) -> tuple:
+    """(program key, dynamic names, dynamic values): one program serves every 'mean' N, which is
+    passed at call time (algebra.Param); N == 1 (no division) is a program of its own."""
+    got = _SPLITS.get(params_key)
+    if got is None:
+        d = dict(params_key)
+        n = d.get("mean_n", 1)
+        if type(n) is int and n != 1:
+            del d["mean_n"]
+            got = (tuple(sorted(d.items())) + (("mean_n", "at call time"),), ("mean_n",), (n,))
+        else:
+            got = (params_key, (), ())
+        if len(_SPLITS) > 1 << 16:
+            _SPLITS.clear()
+        _SPLITS[params_key] = got
+    return got
+
+
+_SPLITS: dict = {}
+
+
+def _static(pkey: tuple) -> dict:
+    return {k: v for k, v in pkey if v != "at call time"}
+
+
 def _raw_program(loss: str, params_key: tuple, prec: int) -> Compiled:
     """RawExact(prec) compiled for this loss and these parameters (see algebra.Compiled)."""
-    key = ("raw", loss, params_key, prec)
+    pkey, dyn, _ = _split(params_key)
+    key = ("raw", loss, pkey, prec)
     prog = _PROGRAMS.get(key)
     if prog is None:
         alg = RawExact(prec)
-        prog = _PROGRAMS[key] = Compiled(LOSSES[loss].element, dict(params_key), alg, RawEmitter(alg),
-                                         lambda: mpmath.workprec(prec))
+        prog = _PROGRAMS[key] = Compiled(LOSSES[loss].element, _static(pkey), alg, RawEmitter(alg),
+                                         lambda: mpmath.workprec(prec), dyn)
     return prog
 
 
 def _cert_program(loss: str, params_key: tuple, p1: int) -> Compiled:
     """RawExact(p1 + GUARD) compiled with the bound on its distance from the p1 evaluation
     (algebra.CertEmitter)."""
-    key = ("cert", loss, params_key, p1)
+    pkey, dyn, _ = _split(params_key)
+    key = ("cert", loss, pkey, p1)
     prog = _PROGRAMS.get(key)
     if prog is None:
         p2 = p1 + GUARD
         alg = RawExact(p2)
         emitter = CertEmitter(alg, RawExact(p1), lambda: mpmath.workprec(p1))
-        prog = _PROGRAMS[key] = Compiled(LOSSES[loss].element, dict(params_key), alg, emitter,
-                                         lambda: mpmath.workprec(p2))
+        prog = _PROGRAMS[key] = Compiled(LOSSES[loss].element, _static(pkey), alg, emitter,
+                                         lambda: mpmath.workprec(p2), dyn)
     return prog
 
 
@@ -155,11 +200,12 @@ def _tracked_program(loss: str, params_key: tuple, compute: str) -> Compiled:
     formula's own constants (2*pi) and Tracked's constant errors are computed at; the key records it
     so that the compiled constants are the ones the generic evaluation would use.
     """
-    key = ("tracked", loss, params_key, compute, tuple(mpmath.mp._prec_rounding))
+    pkey, dyn, _ = _split(params_key)
+    key = ("tracked", loss, pkey, compute, tuple(mpmath.mp._prec_rounding))
     prog = _PROGRAMS.get(key)
     if prog is None:
         alg = _tracked(compute)
-        prog = _PROGRAMS[key] = Compiled(LOSSES[loss].element, dict(params_key), alg, TrackedEmitter(alg))
+        prog = _PROGRAMS[key] = Compiled(LOSSES[loss].element, _static(pkey), alg, TrackedEmitter(alg), None, dyn)
     return prog
 
 
@@ -177,13 +223,14 @@ def _evaluate(loss: str, operands: tuple, params_key: tuple, dtype: str, compute
     """
     mod = LOSSES[loss]
     fmt: Format = FORMATS[dtype]
-    tracked = _tracked_program(loss, params_key, compute)(*operands)
+    extra = _split(params_key)[2]
+    tracked = _tracked_program(loss, params_key, compute)(*operands, *extra)
     if tracked is None:
         return _evaluate_generic(loss, operands, params_key, dtype, compute)
     raws = tuple([from_float(o) for o in operands])  # what RawExact.inp makes of each operand
     p1 = max(64, 2 * fmt.p + 16)
     hi = None
-    got = _cert_program(loss, params_key, p1)(*raws)
+    got = _cert_program(loss, params_key, p1)(*raws, *extra)
     if got is not None:
         hi, ds = got
         for t, d in zip(hi, ds):
@@ -193,9 +240,9 @@ def _evaluate(loss: str, operands: tuple, params_key: tuple, dtype: str, compute
             return Element(("loss",) + mod.OPERANDS, tuple([_make(t) for t in hi]), *tracked, p1 + GUARD, True)
     rnd = fmt.round_raw
     while True:
-        lo = _raw_program(loss, params_key, p1)(*raws)
+        lo = _raw_program(loss, params_key, p1)(*raws, *extra)
         if hi is None:
-            hi = _raw_program(loss, params_key, p1 + GUARD)(*raws)
+            hi = _raw_program(loss, params_key, p1 + GUARD)(*raws, *extra)
         if lo is None or hi is None:
             return _evaluate_generic(loss, operands, params_key, dtype, compute)
         agree = True

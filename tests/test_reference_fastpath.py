@@ -238,3 +238,33 @@ def test_untraceable_formula_falls_back():
     alg = algebra.RawExact(64)
     prog = algebra.Compiled(bad, {}, alg, algebra.RawEmitter(alg))
     assert prog(libmp.from_float(1.0), libmp.from_float(2.0)) is None and prog.broken
+
+
+@pytest.mark.parametrize("loss", ["poisson", "gaussian"])
+def test_one_program_serves_every_mean_n(loss):
+    """The 'mean' N is passed to the compiled code at call time (algebra.Param): every N, including
+    ones a format cannot hold exactly (2049 in float16, 3 * 2^60 + 1 in binary64), gives the generic
+    result."""
+    params = dict(log_input=True, full=True, eps=1e-8) if loss == "poisson" else dict(full=True, eps=1e-6)
+    ops = (0.75, 3.0, 1.0) if loss == "poisson" else (0.75, 3.0, 0.5, 1.0)
+    for order in ("reverse", "local"):
+        for dtype in ("float16", "float64"):
+            for n in (2, 3, 7, 2049, 10 ** 7, 3 * 2 ** 60 + 1):
+                pk = ew._params_key(dict(params, mean_n=n, order=order))
+                assert fields(ew._evaluate(loss, ops, pk, dtype, dtype)) == \
+                    fields(ew._evaluate_generic(loss, ops, pk, dtype, dtype)), (order, dtype, n)
+            progs = {id(ew._tracked_program(loss, ew._params_key(dict(params, mean_n=n, order=order)), dtype))
+                     for n in (2, 5, 2049)}
+            prog = ew._tracked_program(loss, ew._params_key(dict(params, mean_n=5, order=order)), dtype)
+            assert len(progs) == 1 and prog.dynamic == ("mean_n",) and not prog.broken
+
+
+def test_a_call_time_parameter_used_otherwise_is_not_compiled():
+    def uses_n(A, a, b, g=None, *, mean_n=1):
+        if mean_n > 4:  # a comparison the program key does not record
+            return a, b, a
+        return a, b, A.div(a, A.const(mean_n))
+
+    alg = algebra.RawExact(64)
+    prog = algebra.Compiled(uses_n, {}, alg, algebra.RawEmitter(alg), None, ("mean_n",))
+    assert prog(libmp.from_float(1.0), libmp.from_float(2.0), 3) is None and prog.broken
