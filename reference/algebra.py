@@ -741,7 +741,7 @@ def _rlog(t, prec):
 # an addition or a product), and their arguments repeat: Poisson targets are counts, log(t) and
 # log(2*pi*t) recur across elements and checks. They are pure functions of (argument, precision),
 # so a memo returns exactly what the call would.
-_MEMO_MAX = 1 << 16
+_MEMO_MAX = 1 << 15
 _EXP_MEMO: dict = {}
 _LOG_MEMO: dict = {}
 
@@ -900,7 +900,7 @@ class RawEmitter:
 #   both exact makes the certificate unavailable (the program is not built).
 # * Exact values (operands, constants the same at both precisions) have D = NEG; a D below NEG/2
 #   can only come from exact zeros and exact values (every inexact operation adds a rounding term
-#   of at least 2^(-LIM - p1)), so it means z1 == z2.
+#   of at least 2^(-2 LIM - p1)), so it means z1 == z2.
 #
 # certain(): with q the format's quantum at z2 (2^(max(E, emin) - p + 1), E = floor(log2 |z2|)),
 # require 2^D < q/8 and |z2 - nearest midpoint of z2's binade| > 2^D. Moving by less than q/8
