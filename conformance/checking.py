@@ -468,7 +468,8 @@ def _check_quantity(chk, call, out, exp, q: Quantity, got_arr, got_dtype, clause
             continue
         region = exp.clause_of(qname, i)
         aspect = clause(i) if callable(clause) else clause
-        if differs:  # the call and its plainest twin disagree: the departure is at fault
+        if differs and judge(float(tflat[i]), q.exact[i], q.allow[i], fmt, q.naive[i]).ok:
+            # the plainest twin is right where the call is wrong: the departure is at fault
             cl = aspect if aspect in DEPARTURE_CLAUSES else (departures(call) or (aspect,))[0]
         elif aspect and aspect not in DEPARTURE_CLAUSES:  # an aspect the twin does not change
             cl = aspect
