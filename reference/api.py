@@ -22,9 +22,12 @@ from .floats import FORMATS, Format
 from .rules import SpecError, SpecWarning
 
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
-# ALLOW-GRAD-ORDER: a gradient whose evaluation has an intermediate within this factor of the
-# format's largest finite number may overflow in another (correct) evaluation order
-GRAD_HEADROOM = 16
+# ALLOW-GRAD-ORDER: a gradient whose evaluation has an intermediate within GRAD_EVALUATE of the
+# format's largest finite number is offered what the admitted orders (reverse, local-first) give;
+# within GRAD_HEADROOM (moving the constant factor 2 or 0.5 elsewhere in the product, as an
+# analytic backward writing 1/v does) it may also overflow to +-inf or NaN
+GRAD_EVALUATE = 16
+GRAD_HEADROOM = 2
 
 
 def dtype_name(a) -> str:
@@ -294,8 +297,15 @@ def expect(call: Call) -> Expected:
             exp.grads[name] = _grad_quantity(
                 name, k, elems, index, out_shape, shapes[name], tuple(np.asarray(ops[name]).shape),
                 FORMATS[gdtype], FORMATS[gcompute], gdtype, gcompute, precision,
-                lambda j, k=k: naive_of(j, k) if flagged(elems[j], k) else None)
+                lambda j, k=k: naive_of(j, k) if flagged(elems[j], k) else None,
+                lambda j, k=k: naive_of(j, k))
     return exp
+
+
+def accumulator(fmt: Format) -> Format:
+    """The format a reduction accumulates in: float32 for float16 and bfloat16 (PyTorch sums half
+    precision in float32 on CPU and CUDA), else the format itself (SPECIAL-OVERFLOW)."""
+    return FORMATS["float32"] if fmt.name in ("float16", "bfloat16") else fmt
 
 
 def _reduced_output(elems, counts, n, reduction, fmt, cfmt, res_dtype, compute, precision, any_flagged, naive_of):
@@ -305,9 +315,16 @@ def _reduced_output(elems, counts, n, reduction, fmt, cfmt, res_dtype, compute, 
     if any_flagged:
         alts = len(naive_of(0, 0))
         nv = tuple(fmt.round(ieee_sum(c * naive_of(j, 0)[a] for j, c in enumerate(counts) if c)) for a in range(alts))
-    elif sum(c * e.parts[0] for e, c in zip(elems, counts)) > float(cfmt.max):
-        # a partial sum can overflow the format although the total is finite (SPECIAL-OVERFLOW)
-        nv = (mpf("inf"), mpf("-inf"), mpf("nan"))
+    else:
+        # SPECIAL-OVERFLOW, partial sums: a running sum can overflow the accumulator although the
+        # total is finite, only to the infinity of the sign of the terms that add up beyond it
+        acc = accumulator(cfmt)
+        pos = sum(c * float(e.exact[0]) for e, c in zip(elems, counts) if e.exact[0] > 0)
+        neg = -sum(c * float(e.exact[0]) for e, c in zip(elems, counts) if e.exact[0] < 0)
+        alts = ((mpf("inf"),) if pos > float(acc.max) else ()) + ((mpf("-inf"),) if neg > float(acc.max) else ())
+        if len(alts) == 2:
+            alts += (mpf("nan"),)  # inf - inf, in whichever order the terms meet
+        nv = alts or None
     if reduction == "mean":
         total = total / n if n else mpf("nan")
         bound = bound / n + float(cfmt.u) * abs(float(total)) if n else 0.0
@@ -317,7 +334,7 @@ def _reduced_output(elems, counts, n, reduction, fmt, cfmt, res_dtype, compute, 
 
 
 def _grad_quantity(name, k, elems, index, out_shape, eff_shape, op_shape, fmt: Format, cfmt: Format,
-                   gdtype, compute, precision, naive_at):
+                   gdtype, compute, precision, naive_at, naive_all):
     """GRAD-CHAIN / GRAD-BROADCAST: each element's (upstream-scaled) partial, summed back to the
     operand's shape over the broadcast dimensions."""
     groups = np.arange(int(np.prod(eff_shape, dtype=np.int64))).reshape(eff_shape)
@@ -340,10 +357,19 @@ def _grad_quantity(name, k, elems, index, out_shape, eff_shape, op_shape, fmt: F
             width = len(next(f for f in offered if f is not None))
             alts = tuple(fmt.round(ieee_sum(f[a] if f is not None else e.exact[k] for f, e in zip(offered, es)))
                          for a in range(width))
-        near = bool(es) and max(e.peak[k] for e in es) > float(cfmt.max) / GRAD_HEADROOM
-        if near or (len(b) > 1 and sum(e.parts[k] for e in es) > float(cfmt.max)):
-            # ALLOW-GRAD-ORDER: another evaluation order of the backward pass (or a per-path
-            # partial sum, as autodiff accumulates parts separately) may overflow here
+        near = [i for i, e in zip(b, es) if e.peak[k] > float(cfmt.max) / GRAD_EVALUATE]
+        if near and not any(f is not None for f in offered):
+            # ALLOW-GRAD-ORDER: near the overflow threshold, what the admitted evaluation orders
+            # actually give (evaluated, with their signs), not a blanket +-inf/NaN
+            full = [naive_all(index[i]) for i in b]
+            width = len(full[0])
+            alts += tuple(fmt.round(ieee_sum(f[a] for f in full)) for a in range(width))
+        if any(e.peak[k] > float(cfmt.max) / GRAD_HEADROOM for e in es) or (
+                len(b) > 1 and sum(e.parts[k] for e in es) > float(cfmt.max)):
+            # a constant factor moved past the peak, or a per-path partial sum over the broadcast
+            # dimension (autodiff accumulates each additive part separately), may overflow
+            # although the total is finite
             alts += (mpf("inf"), mpf("-inf"), mpf("nan"))
+        alts = tuple(dict.fromkeys(alts, None)) if alts else ()
         nv.append(alts or None)
     return Quantity(f"grad_{name}", tuple(op_shape), gdtype, ex, al, nv, compute, precision)

@@ -1,0 +1,105 @@
+"""Admission rules pinned on both sides: what a correct implementation produces is accepted, the
+near misses that a loose rule would let through are rejected (SPECIAL-OVERFLOW, ALLOW-GRAD-ORDER).
+
+Each case asks the reference (`expect`) and judges a candidate value with `judge`, as a check does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reference.allowance import judge
+from reference.api import Call, accumulator, expect
+from reference.floats import FORMATS
+
+NAN, INF = float("nan"), float("inf")
+CORPUS = Path(__file__).resolve().parent.parent / "conformance" / "corpus"
+
+
+def verdict(q, got, i=0):
+    return judge(got, q.exact[i], q.allow[i], FORMATS[q.dtype], q.naive[i]).ok
+
+
+def test_half_precision_is_accumulated_in_float32():
+    assert accumulator(FORMATS["float16"]).name == "float32"
+    assert accumulator(FORMATS["bfloat16"]).name == "float32"
+    assert accumulator(FORMATS["float64"]).name == "float64"
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_mean_of_positive_terms_must_be_finite(dtype):
+    """2,300 Gaussian elements of about 30: their sum passes float16's 65,504, but PyTorch sums in
+    float32, so the finite mean (about 30) must come back finite; NaN and +-inf are rejected."""
+    import ml_dtypes
+
+    dt = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.float16
+    n = 2300
+    x = np.full(n, 7.75).astype(dt)
+    call = Call("gaussian", "functional", {"input": x, "target": np.zeros(n).astype(dt), "var": np.ones(n).astype(dt)},
+                kwargs={"reduction": "mean"})
+    q = expect(call).output
+    assert 29 < float(q.exact[0]) < 31
+    for bad in (NAN, INF, -INF):
+        assert not verdict(q, bad), bad
+    assert verdict(q, float(FORMATS[dtype].round(q.exact[0])))
+
+
+def test_float16_large_poisson_mean_rejects_non_finite():
+    """poisson.large_reduction[float16]'s shape of data (exact mean about 0.425) cannot accept a
+    non-finite result."""
+    rng = np.random.default_rng(20261122)
+    px = np.array([0.1, -0.3, 0.7, 1.3, -1.1, 0.05, 0.9])
+    pt = np.array([0.0, 1.0, 2.0, 3.0, 1.0, 0.0, 5.0])
+    idx = rng.integers(0, len(px), size=100_000)
+    call = Call("poisson", "functional", {"input": px[idx].astype(np.float16), "target": pt[idx].astype(np.float16)},
+                kwargs={"reduction": "mean"})
+    q = expect(call).output
+    for bad in (NAN, INF, -INF):
+        assert not verdict(q, bad), bad
+
+
+def test_float32_partial_sum_overflow_only_to_the_sign_of_the_terms():
+    """Terms near float32's maximum: positive ones may overflow a partial sum to +inf only."""
+    x = np.array([88.7, 88.7, 88.7, -1.0], dtype=np.float32)  # exp(88.7) ~ 3.3e38 each
+    t = np.zeros(4, dtype=np.float32)
+    q = expect(Call("poisson", "functional", {"input": x, "target": t}, kwargs={"reduction": "mean"})).output
+    assert verdict(q, INF)
+    assert not verdict(q, -INF) and not verdict(q, NAN)
+
+
+def test_gradient_near_overflow_offers_only_evaluated_orders():
+    """float16 d/dx at x = 9, t = 1: exact 8,102 (peak exp(9) = 8,103, within 16 of 65,504 but not
+    within 2): the evaluated orders give 8,104; NaN and -inf are rejected."""
+    x, t = np.array([9.0], np.float16), np.array([1.0], np.float16)
+    q = expect(Call("poisson", "functional", {"input": x, "target": t}, kwargs={"reduction": "none"},
+                    grad_wrt=("input",))).grads["input"]
+    assert verdict(q, 8104.0)
+    for bad in (NAN, -INF, INF):
+        assert not verdict(q, bad), bad
+
+
+def test_gradient_with_a_moved_constant_factor_may_overflow():
+    """float16 d/dvar at x = y, var = 1e-5 (above eps): 0.5/v = 49,932 is finite,
+    but an analytic backward computing 1/v first overflows (99,864 > 65,504): +inf is accepted
+    (GRAD_HEADROOM = 2), as the NumPy backend does."""
+    x = np.array([0.0], np.float16)
+    v = np.array([1.0013580322265625e-05], np.float16)
+    q = expect(Call("gaussian", "functional", {"input": x, "target": x.copy(), "var": v}, kwargs={"reduction": "none"},
+                    grad_wrt=("var",))).grads["var"]
+    assert verdict(q, INF)
+    assert verdict(q, float(FORMATS["float16"].round(q.exact[0])))
+
+
+def test_cuda_per_path_partial_sum_overflow_stays_accepted():
+    """conformance/corpus: torch 2.11 on an H100 returned -inf for grad_var when the division
+    path's partial sum over the broadcast dimension overflowed float16; it stays admitted."""
+    from conformance.serialize import call_from_json
+
+    entry = json.loads((CORPUS / "gaussian-homoscedastic-float16-partial-sum-overflow.json").read_text("utf-8"))
+    q = expect(call_from_json(entry["call"])).grads["var"]
+    assert all(verdict(q, -INF, i) for i in range(len(q.exact)))
+    assert not any(verdict(q, 0.0, i) for i in range(len(q.exact)))  # still not anything at all
