@@ -53,6 +53,9 @@ class Outcome:
     grad_dtypes: dict = field(default_factory=dict)
     raised: Raised | None = None
     warnings: list = field(default_factory=list)  # (category, message, where)
+    warning_files: list = field(default_factory=list)  # the file each warning is attributed to
+    mutated: list = field(default_factory=list)  # operands whose values the call changed
+    module_attrs: dict | None = None  # module form: the constructed module's configuration
     repro: str = ""  # a standalone snippet in the backend's own API
 
 
@@ -166,6 +169,28 @@ def layout_view(a: np.ndarray, layout: str | None):
                 base = base.take([0], axis=ax)
         return np.broadcast_to(np.ascontiguousarray(base), a.shape)
     raise ValueError(f"unknown layout {layout!r}")
+
+
+MODULE_ATTRS = {"poisson": ("log_input", "full", "eps", "reduction"), "gaussian": ("full", "eps", "reduction")}
+
+
+def read_module_attrs(module, loss: str) -> dict:
+    """The configuration a constructed module exposes (API-MODULE-ATTRS); absent ones as '<absent>'."""
+    return {k: getattr(module, k, "<absent>") for k in MODULE_ATTRS[loss]}
+
+
+def changed(before: np.ndarray, after: np.ndarray) -> bool:
+    """Did a call change an operand's values (SHAPE-NO-MUTATION)? Values and zero signs compare;
+    a NaN stays a NaN whatever its payload and sign."""
+    a, b = np.asarray(before), np.asarray(after)
+    if a.shape != b.shape:
+        return True
+    if a.dtype.kind in "iub":
+        return not np.array_equal(a, b)
+    fa, fb = a.astype(np.float64), b.astype(np.float64)  # NaN payloads may differ after a round trip
+    nan = np.isnan(fa)
+    return not (np.array_equal(fa, fb, equal_nan=True)
+                and np.array_equal(np.signbit(fa[~nan]), np.signbit(fb[~nan])))
 
 
 def _message(exc: BaseException) -> str:

@@ -27,7 +27,7 @@ import warnings
 import ml_dtypes
 import numpy as np
 
-from .base import Adapter, Capabilities, Outcome, Raised, array_literal, layout_view
+from .base import Adapter, Capabilities, Outcome, Raised, array_literal, changed, layout_view, read_module_attrs
 from .userfn import import_lines
 
 OPERANDS = {"poisson": ("input", "target"), "gaussian": ("input", "target", "var")}
@@ -329,8 +329,9 @@ class NumpyAdapter(Adapter):
                 if call.form == "module" and user is None:
                     module = MODULE[call.loss](*call.args, **call.kwargs)
                     _take(caught, out, "construction")
+                    out.module_attrs = read_module_attrs(module, call.loss)
                     stage = "call"
-                    y = module(*ops)
+                    y = module(**dict(zip(call.forward_names, ops))) if call.forward_names else module(*ops)
                 else:
                     stage = "call"
                     y = (user or FUNCTIONAL[call.loss])(*ops, *call.args, **call.kwargs)
@@ -355,6 +356,9 @@ class NumpyAdapter(Adapter):
                     out.grads[n], out.grad_dtypes[n] = g, str(g.dtype)
         except Exception as exc:  # noqa: BLE001 - recorded, never raised
             out.raised = Raised(type(exc).__name__, str(exc), stage)
+        for name, a in zip(OPERANDS[call.loss], ops):  # SHAPE-NO-MUTATION
+            if isinstance(a, np.ndarray) and changed(np.asarray(call.operands[name]), a):
+                out.mutated.append(name)
 
     def repro(self, call) -> str:
         """A standalone script: this module's own functions on the call's operands, rebuilt exactly."""

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from .base import Adapter, Capabilities, Outcome, Raised, array_literal, layout_view
+from .base import Adapter, Capabilities, Outcome, Raised, array_literal, changed, layout_view, read_module_attrs
 from .userfn import import_lines
 
 OPERANDS = {"poisson": ("input", "target"), "gaussian": ("input", "target", "var")}
@@ -123,8 +123,12 @@ class TorchAdapter(Adapter):
                 if call.form == "module":
                     module = getattr(torch.nn, MODULE[call.loss])(*call.args, **call.kwargs)
                     _take(caught, out, "construction")
+                    out.module_attrs = read_module_attrs(module, call.loss)
                     stage = "call"
-                    y = module(*operands)
+                    if call.forward_names:
+                        y = module(**dict(zip(call.forward_names, operands)))
+                    else:
+                        y = module(*operands)
                 else:
                     stage = "call"
                     y = self._function(call.loss)(*operands, *call.args, **call.kwargs)
@@ -150,6 +154,10 @@ class TorchAdapter(Adapter):
                         out.grad_dtypes[n] = self.dtype_tag(gr)
         except Exception as exc:  # noqa: BLE001 - recorded, never raised
             out.raised = Raised(type(exc).__name__, str(exc), stage)
+        for name in OPERANDS[call.loss]:  # SHAPE-NO-MUTATION: the operands' values afterwards
+            t = tensors[name]
+            if isinstance(t, torch.Tensor) and changed(np.asarray(call.operands[name]), self.to_numpy(t)):
+                out.mutated.append(name)
 
     # -- reproduction ---------------------------------------------------------------------------
     def repro(self, call) -> str:
@@ -172,7 +180,9 @@ class TorchAdapter(Adapter):
         argtxt = ", ".join([repr(v) for v in call.args] + [f"{k}={v!r}" for k, v in call.kwargs.items()])
         if call.form == "module":
             lines.append(f"loss = torch.nn.{MODULE[call.loss]}({argtxt})")
-            lines.append(f"out = loss({', '.join(names)})")
+            fwd = (", ".join(f"{k}={n}" for k, n in zip(call.forward_names, names)) if call.forward_names
+                   else ", ".join(names))
+            lines.append(f"out = loss({fwd})")
         else:
             fn = "loss_fn" if call.loss in self.user_fns else f"torch.nn.functional.{FUNCTIONAL[call.loss]}"
             lines.append(f"out = {fn}({', '.join(names + ([argtxt] if argtxt else []))})")
@@ -198,4 +208,5 @@ def _leaf(t):
 def _take(caught, out: Outcome, where: str) -> None:
     for w in caught:
         out.warnings.append((w.category.__name__, str(w.message), where))
+        out.warning_files.append(str(w.filename))
     caught.clear()

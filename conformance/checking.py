@@ -29,7 +29,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from reference.allowance import judge
-from reference.api import DEPARTURE_CLAUSES, Call, Expected, Quantity, canonical, departures, expect, is_canonical
+from reference.api import (DEPARTURE_CLAUSES, Call, Expected, Quantity, canonical, departures, expect,
+                           is_canonical, module_attrs)
 from reference.floats import FORMATS
 
 from . import specindex
@@ -208,7 +209,7 @@ def _raised_text(r) -> str:
 
 
 def conform(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=None, sample_axes=None,
-            shape_clause=CLAUSE_SHAPE, bitwise=False) -> Expected:
+            shape_clause=CLAUSE_SHAPE, bitwise=False, raise_clause=None) -> Expected:
     """Run `call` on the backend and check it against the reference (see module docstring).
 
     value_clause / grad_clause: the clause of the aspect the check is about (a clause id, or a
@@ -220,7 +221,7 @@ def conform(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=Non
     """
     call = chk.require_form(call)
     devs, exp = evaluate(chk, call, value_clause=value_clause, grad_clause=grad_clause, sample_axes=sample_axes,
-                         shape_clause=shape_clause, bitwise=bitwise)
+                         shape_clause=shape_clause, bitwise=bitwise, raise_clause=raise_clause)
     for p in devs:
         if chk.expected(p["clause"]) is None and (
                 (chk.mode == "survey" and signature(p) not in chk.found)
@@ -231,7 +232,7 @@ def conform(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=Non
 
 
 def evaluate(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=None, sample_axes=None,
-             shape_clause=CLAUSE_SHAPE, bitwise=False) -> tuple[list, Expected]:
+             shape_clause=CLAUSE_SHAPE, bitwise=False, raise_clause=None) -> tuple[list, Expected]:
     """Every deviation of `call` on the backend, as payloads (nothing is recorded or raised)."""
     exp = expect(call)
     out = chk.adapter.run(call)
@@ -243,6 +244,21 @@ def evaluate(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=No
 
     # --- warnings (LEGACY-WARN and friends) --------------------------------------------------
     _check_warnings(chk, call, exp, out, devs)
+    for name in out.mutated:  # SHAPE-NO-MUTATION, whatever else happened
+        if chk.counts("SHAPE-NO-MUTATION"):
+            p = _base(call, out, "SHAPE-NO-MUTATION", name, "mutation", f"the call changed the values of {name}")
+            p["expected"], p["got"] = f"{name} unchanged", f"{name} changed in place"
+            devs.append(p)
+    want_attrs = module_attrs(call)
+    if want_attrs is not None and out.module_attrs is not None and chk.counts("API-MODULE-ATTRS"):
+        bad = {k: out.module_attrs.get(k, "<absent>") for k, v in want_attrs.items()
+               if not _same_attr(out.module_attrs.get(k, "<absent>"), v)}
+        if bad:
+            p = _base(call, out, "API-MODULE-ATTRS", "module", "attribute",
+                      f"the module exposes {', '.join(f'{k}={v!r}' for k, v in bad.items())}")
+            p["expected"] = ", ".join(f"{k}={want_attrs[k]!r}" for k in bad)
+            p["got"] = ", ".join(f"{k}={v!r}" for k, v in bad.items())
+            devs.append(p)
 
     # --- a required error --------------------------------------------------------------------
     if exp.error is not None:
@@ -276,8 +292,10 @@ def evaluate(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=No
         # plainest twin does not raise (e.g. a broadcasting or layout failure), else generally
         clause = CLAUSE_NO_RAISE
         twin = _twin(chk, call)
-        aspect = value_clause if isinstance(value_clause, str) else None
-        if twin is not None and aspect and twin[1].raised is None:
+        aspect = raise_clause or (value_clause if isinstance(value_clause, str) else None)
+        if raise_clause:
+            clause = raise_clause
+        elif twin is not None and aspect and twin[1].raised is None:
             clause = aspect
         elif aspect in ("SHAPE-BROADCAST", "GNLL-VAR-UNSQUEEZE", "GNLL-VAR-SHAPE", "SHAPE-ZERO-DIM", "RED-EMPTY"):
             clause = aspect
@@ -314,8 +332,52 @@ def evaluate(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=No
                         bits_clause=bits_clause if aspect_bits else None, pytorch=ref)
     _attribute_reduction(chk, call, exp, devs)
     _attribute_term(chk, call, devs)
+    _attribute_upstream(chk, call, exp, devs)
     _add_expected_to_repro(devs)
     return devs, exp
+
+
+def _attribute_upstream(chk, call, exp, devs) -> None:
+    """A wrong gradient element that is right when its upstream factor is handed to it directly
+    (the element alone, reduction 'none', that factor as its upstream gradient) is the reduction's
+    backward (GRAD-REDUCTION: the scalar, or the scalar over N, of 'sum' and 'mean') or the chain
+    rule's (GRAD-CHAIN: an upstream gradient other than ones under 'none')."""
+    grads = [p for p in devs if p["quantity"].startswith("grad_") and p.get("kind") == "value"
+             and p["clause"] != "GRAD-BROADCAST" and p.get("index") is not None]
+    if not grads or exp.output is None or "functional" not in chk.adapter.caps.forms:
+        return
+    c = canonical(call)
+    if c is None or any(not isinstance(v, np.ndarray) for v in call.operands.values()):
+        return
+    shapes = {np.shape(v) for v in call.operands.values()}
+    if len(shapes) != 1:
+        return  # broadcast operands: their gradients are sums (GRAD-BROADCAST)
+    shape = next(iter(shapes))
+    from conformance.strategies import np_dtype
+
+    dtype = np_dtype(exp.output.dtype)
+    if exp.reduction in ("mean", "sum"):
+        g = 1.0 if call.grad_output is None else float(np.asarray(call.grad_output, dtype=np.float64))
+        n = int(np.prod(shape)) if exp.reduction == "mean" else 1
+        up, clause = np.full(shape, g / max(n, 1)).astype(dtype), "GRAD-REDUCTION"
+    elif call.grad_output is not None:
+        up, clause = np.ones(shape).astype(dtype), "GRAD-CHAIN"
+    else:
+        return
+    if not chk.counts(clause):
+        return
+    variant = replace(c, kwargs=dict(c.kwargs, reduction="none"), grad_output=up)
+    for p in grads:
+        small = _element_call(variant, p) if shape else variant
+        if small is None:
+            continue
+        try:
+            sub, _ = evaluate(chk, small)
+        except Exception:  # noqa: BLE001
+            continue
+        if not any(q["quantity"] == p["quantity"] and q.get("kind") == "value" for q in sub):
+            p["clause"], p["level"] = clause, specindex.level_of(clause)
+            p["message"] += f" (right when the upstream factor is given directly: {clause})"
 
 
 def _attribute_term(chk, call, devs) -> None:
@@ -368,6 +430,12 @@ class _LazyPytorch:
         return None if a is None else np.asarray(a).astype(np.float64).ravel()
 
 
+def _same_attr(got, want) -> bool:
+    if isinstance(want, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
+        return float(got) == want
+    return type(got) is type(want) and got == want
+
+
 def _twin(chk, call):
     """(twin call, its outcome) where `call` is not in its plainest form and the backend can run
     that form; else None. Memoised on the call object for one evaluation."""
@@ -399,6 +467,19 @@ def _describe(out) -> str:
 def _check_warnings(chk, call, exp, out, devs) -> None:
     want = [(w.category, w.message, w.when) for w in exp.warnings]
     got = list(out.warnings)
+    wanted = {(c, m) for c, m, _ in want}
+    extra = [g for g in got if (g[0], g[1]) not in wanted and not any(g[0] == c for c, _, _ in want)]
+    if extra and chk.counts("ERR-NO-WARNINGS"):
+        p = _base(call, out, "ERR-NO-WARNINGS", "warning", "spurious",
+                  f"the call emitted {len(extra)} warning(s) where the spec requires none: {extra[0][0]} at {extra[0][2]}")
+        p["expected"], p["got"] = "no warning", "; ".join(f"{c}: {m} (at {w})" for c, m, w in extra)
+        devs.append(p)
+    for cat, msg, when in want:
+        n = sum(1 for g in got if g[0] == cat and g[1] == msg and g[2] == when)
+        if n > 1 and chk.counts("LEGACY-WARN"):
+            p = _base(call, out, "LEGACY-WARN", "warning", "count", f"the deprecation warning was emitted {n} times at {when}")
+            p["expected"], p["got"] = f"exactly one {cat} at {when}", f"{n}"
+            devs.append(p)
     for cat, msg, when in want:
         clause = "LEGACY-WARN"
         if not chk.counts(clause):

@@ -56,6 +56,7 @@ def call_to_json(call: Call) -> dict:
         "grad_wrt": list(call.grad_wrt),
         "grad_output": None if call.grad_output is None else array_to_json(call.grad_output),
         "layout": {k: v for k, v in call.layout.items() if v not in (None, "contiguous")},
+        "forward_names": list(call.forward_names),
     }
 
 
@@ -76,4 +77,5 @@ def call_from_json(d: dict) -> Call:
         grad_wrt=tuple(d.get("grad_wrt", ())),
         grad_output=None if g is None else array_from_json(g),
         layout=dict(d.get("layout") or {}),
+        forward_names=tuple(d.get("forward_names") or ()),
     )

@@ -82,11 +82,15 @@ def rate(dtype):
 
 
 def counts(dtype):
-    """Poisson targets: counts and non-integer values, with the Stirling-mask edges 0, 1, 1 +- ulp."""
+    """Poisson targets: counts, non-integer and negative values, with the Stirling-mask edges 0,
+    1, 1 +- ulp."""
     hi = 1000.0 if dtype != "float16" else 200.0
     ints = st.integers(0, 60).map(float)
-    edges = [0.0, 1.0, next_up(1.0, dtype), next_down(1.0, dtype), 2.0, 0.5]
-    return st.one_of(st.sampled_from([rep(e, dtype) for e in edges]), ints.map(lambda v: rep(v, dtype)), floats(dtype, 0.0, hi))
+    edges = [0.0, 1.0, next_up(1.0, dtype), next_down(1.0, dtype), 2.0, 0.5, -1.0]
+    # PNLL-TARGET-ANY: negative (and non-integer) targets are evaluated by the same formula
+    negative = floats(dtype, -hi / 10, 0.0)
+    return st.one_of(st.sampled_from([rep(e, dtype) for e in edges]), ints.map(lambda v: rep(v, dtype)),
+                     floats(dtype, 0.0, hi), negative)
 
 
 def gaussian_mean(dtype):
@@ -96,7 +100,7 @@ def gaussian_mean(dtype):
 
 def variance(dtype, eps=1e-6):
     """Gaussian var >= 0: around and below eps (the clamp), and ordinary scales."""
-    near = [0.0, eps, next_up(eps, dtype), next_down(eps, dtype), eps / 10, 1.0]
+    near = [v for v in (0.0, eps, next_up(eps, dtype), next_down(eps, dtype), eps / 10, 1.0) if v >= 0]
     hi = 100.0 if dtype == "float16" else 1e4
     return st.one_of(with_edges(dtype, floats(dtype, 0.0, hi), near), floats(dtype, 0.0, 1e-5))
 

@@ -59,3 +59,23 @@ def test_any_unknown_keyword(chk, loss):
     chk.clause = "API-SIGNATURE"
     ops = {"input": X, "target": T} if loss == "poisson" else {"input": X, "target": T, "var": V}
     conform(chk, Call(loss, "functional", ops, kwargs={"reductoin": "sum"}))
+
+
+@pytest.mark.parametrize("names", ["log_input,target", "input,target"])
+def test_poisson_forward_names(chk, names):
+    """API-FORWARD-NAMES: PoissonNLLLoss.forward's first parameter is `log_input`, not `input`."""
+    chk.clause = "API-FORWARD-NAMES"
+    conform(chk, Call("poisson", "module", {"input": X, "target": T}, forward_names=tuple(names.split(","))))
+
+
+def test_gaussian_forward_names(chk):
+    chk.clause = "API-FORWARD-NAMES"
+    conform(chk, Call("gaussian", "module", {"input": X, "target": T, "var": V}, forward_names=("input", "target", "var")))
+
+
+@pytest.mark.parametrize("eps", [1, 0, -1e-3, 2.5], ids=repr)
+def test_poisson_eps_any(chk, eps):
+    """API-EPS-ANY: eps takes any real, an int included, used as given (no range check)."""
+    chk.clause = "API-EPS-ANY"
+    conform(chk, Call("poisson", "functional", {"input": np.abs(X) + 0.5, "target": T},
+                      kwargs={"log_input": False, "eps": eps, "reduction": "none"}), value_clause="API-EPS-ANY")

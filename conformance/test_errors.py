@@ -44,13 +44,15 @@ def test_gaussian_negative_var(chk, form):
         conform(chk, gaussian_call(x, x * 0, var, False, None, form=form), value_clause="GNLL-VAR-NONNEG")
 
 
-@pytest.mark.parametrize("case", ["neg+size+reduction", "size+reduction", "reduction+broadcast"])
+@pytest.mark.parametrize("case", ["neg+size+reduction", "neg+reduction", "size+reduction", "reduction+broadcast"])
 def test_gaussian_error_order(chk, case):
     """ERR-ORDER: negative var, then var size, then reduction, then broadcasting."""
     chk.clause = "ERR-ORDER"
     x = np.zeros((2, 3), dtype=np.float32)
     if case == "neg+size+reduction":
         call = gaussian_call(x, x.copy(), -np.ones((5,), np.float32), False, None, kwargs={"reduction": "bogus"})
+    elif case == "neg+reduction":  # the var check comes before the reduction's
+        call = gaussian_call(x, x.copy(), -np.ones((2, 3), np.float32), False, None, kwargs={"reduction": "bogus"})
     elif case == "size+reduction":
         call = gaussian_call(x, x.copy(), np.ones((5,), np.float32), False, None, kwargs={"reduction": "bogus"})
     else:

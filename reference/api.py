@@ -47,6 +47,12 @@ class Call:
     # memory layout per operand for the backend ("transposed", "strided", "expanded"); values and
     # the spec's answer do not depend on it (SHAPE-LAYOUT)
     layout: dict = field(default_factory=dict)
+    # module form: the keyword names the forward call passes the operands by (empty: positionally)
+    forward_names: tuple = ()
+
+
+# API-FORWARD-NAMES: the parameter names of each module's forward
+FORWARD_NAMES = {"poisson": ("log_input", "target"), "gaussian": ("input", "target", "var")}
 
 
 @dataclass
@@ -86,7 +92,7 @@ class Expected:
             return None
         if quantity == "output":
             if self.reduction != "none":
-                return "RED-" + str(self.reduction).upper()
+                return {"mean": "RED-MEAN", "sum": "RED-SUM"}.get(self.reduction)
             j = i
         else:
             name = quantity[len("grad_"):]
@@ -135,6 +141,19 @@ def canonical(call: Call) -> Call | None:
                 tuple(call.grad_wrt), call.grad_output, {})
 
 
+def module_attrs(call: Call) -> dict | None:
+    """API-MODULE-ATTRS: what a module constructed by `call` exposes (None: not a module call, or
+    its construction must raise): the arguments as given, `reduction` as LEGACY-MAP selected."""
+    if call.form != "module":
+        return None
+    bound = rules.bind(call.loss, "module", call.args, call.kwargs)
+    res = resolve(call)
+    if isinstance(bound, SpecError) or isinstance(res[0], SpecError):
+        return None
+    keys = ("log_input", "full", "eps") if call.loss == "poisson" else ("full", "eps")
+    return dict({k: bound[k] for k in keys}, reduction=res[1])
+
+
 # the clauses that make a call equivalent to its canonical form (what `departures` names)
 DEPARTURE_CLAUSES = ("SHAPE-LAYOUT", "API-MODULE-FUNCTIONAL", "API-SIGNATURE", "API-KEYWORD-ONLY",
                      "API-POSITIONAL-PITFALL", "LEGACY-MAP", "LEGACY-OVERRIDE", "API-DEFAULTS")
@@ -172,6 +191,8 @@ def expect(call: Call) -> Expected:
     if isinstance(res[0], SpecError):
         return Expected(error=res[0], warnings=res[1])
     params, reduction, warnings = res
+    if call.form == "module" and call.forward_names and tuple(call.forward_names) != FORWARD_NAMES[call.loss]:
+        return Expected(error=SpecError("API-FORWARD-NAMES", "TypeError", None, "call"), warnings=warnings)
     exp = Expected(warnings=warnings, reduction=reduction, params=params)
     ops = call.operands
     x = np.asarray(ops["input"])
