@@ -24,7 +24,12 @@ from conformance import specindex
 from conformance.checking import CheckContext, Mismatch, PytorchReference, signature
 
 PROFILES = {"quick": 8, "standard": 30, "thorough": 250}
-_COMMON = dict(deadline=None, print_blob=False, suppress_health_check=list(HealthCheck))
+# Health checks stay on except: function_scoped_fixture, because the `chk` fixture is shared by
+# the examples of one check on purpose (the survey collects every distinct failure across them);
+# too_slow, because a check's examples call the backend and the exact reference, whose cost is the
+# point, not a strategy problem (the per-check time is reported instead).
+_COMMON = dict(deadline=None, print_blob=False,
+               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 # survey: every example runs and every deviation is recorded (nothing raises, nothing shrinks);
 # minimise: the target deviations raise and hypothesis shrinks each of them (one class each)
 PHASES = {"survey": dict(phases=[Phase.explicit, Phase.generate], report_multiple_bugs=False),

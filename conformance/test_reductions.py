@@ -28,6 +28,15 @@ def test_poisson_reductions(chk, log_input, reduction, dtype, data):
             value_clause=chk.clause)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@given(data=st.data())
+def test_poisson_reduction_none(chk, dtype, data):
+    """RED-NONE: 'none' returns the elementwise losses, in the broadcast shape."""
+    chk.clause = "RED-NONE"
+    x, t = data.draw(poisson_operands(dtype, True), label="operands")
+    conform(chk, poisson_call(x, t, True, False, None, kwargs={"reduction": "none"}), shape_clause="RED-NONE")
+
+
 @pytest.mark.parametrize("dtype", S.DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @given(data=st.data())

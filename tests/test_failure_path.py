@@ -232,3 +232,26 @@ def test_sigterm_writes_what_finished_and_a_heartbeat_talks(tmp_path):
     res = json.loads(out.read_text(encoding="utf-8"))
     assert res["complete"] is False and res["verdict"] == "incomplete"
     assert (tmp_path / "sleeper-loss.html").exists()
+
+
+def _without_timings(res: dict) -> dict:
+    env = {k: v for k, v in res["environment"].items() if k not in ("started", "duration_s", "timings")}
+    recs = [{k: v for k, v in r.items() if k != "duration_s"} for r in res["records"]]
+    return dict(res, environment=env, records=recs)
+
+
+def test_same_seed_same_results_whatever_the_workers(tmp_path):
+    """Determinism: two runs with one seed (one with 1 worker, one with 2; shrinking included)
+    give the same JSON apart from timings; the hypothesis version is recorded."""
+    args = ("run", "--backend", "torch", "--poisson-fn", f"{CANDIDATES}:poisson_two_bugs", "--loss", "poisson",
+            "--profile", "quick", "--quiet", "--seed", "7", "--dtype", "float32,float16",
+            "--check", "poisson.values*,poisson.reductions*")
+    a = cli(*args, "--workers", "1", "--json", tmp_path / "a.json")
+    b = cli(*args, "--workers", "2", "--json", tmp_path / "b.json")
+    assert a.returncode == b.returncode == 1, a.stdout + b.stdout
+    ra = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))
+    rb = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
+    assert ra["environment"]["hypothesis"] and ra["environment"]["hypothesis"] != "unknown"
+    ra, rb = _without_timings(ra), _without_timings(rb)
+    ra["environment"].pop("workers"), rb["environment"].pop("workers")
+    assert ra == rb
