@@ -386,6 +386,12 @@ def _sum_counts(chapters):
     return out
 
 
+def _dtype_of(check_id: str) -> str | None:
+    """The dtype a check id names (a whole parameter: 'float16' is not found inside 'bfloat16')."""
+    params = check_id.partition("[")[2].rstrip("]").split(",")
+    return next((d for d in ("float16", "bfloat16", "float32", "float64") if d in params), None)
+
+
 def _jsonable(v):
     if isinstance(v, float) and not math.isfinite(v):
         return "nan" if v != v else ("inf" if v > 0 else "-inf")
@@ -414,7 +420,7 @@ def assemble(env, records, exp_paths, problems, selective, complete=True) -> dic
         summary[r["status"]] = summary.get(r["status"], 0) + 1
         samples = r.get("samples") or []
         if samples and r.get("loss"):
-            dtype = next((d for d in ("float16", "bfloat16", "float32", "float64") if d in r["check"]), None)
+            dtype = _dtype_of(r["check"])
             key = (r["loss"], dtype)
             acc = accuracy.setdefault(key, {"loss": r["loss"], "dtype": dtype, "check": r["check"],
                                             "axes": ["input", "target"] if r["loss"] == "poisson" else ["input - target", "var"],

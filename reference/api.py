@@ -30,6 +30,10 @@ GRAD_EVALUATE = 16
 GRAD_HEADROOM = 2
 
 
+class ReferenceDidNotConverge(RuntimeError):
+    """A point whose exact value the reference could not confirm (reported as an internal error)."""
+
+
 def dtype_name(a) -> str:
     """The dtype tag of a NumPy array or scalar ('bfloat16' for ml_dtypes' type)."""
     return str(np.asarray(a).dtype)
@@ -283,6 +287,11 @@ def expect(call: Call) -> Expected:
     index = inverse.tolist() if needs_index else None
     pts = [tuple(float(fmt.round(mpf(float(v)))) for v in row) for row in uniq]
     elems = [element_mixed(call.loss, p, params, res_dtype, computes) for p in pts]
+    stuck = [p for p, e in zip(pts, elems) if not e.converged]
+    if stuck:  # REF-PRECISION: never use a value whose rounding was not confirmed
+        raise ReferenceDidNotConverge(
+            f"REF-PRECISION: the reference did not confirm the rounding of {call.loss} at {stuck[0]} "
+            f"({res_dtype}) by the precision cap; this point cannot be judged")
     cfmt = FORMATS[compute]
     precision = max((e.precision for e in elems), default=0)
 
