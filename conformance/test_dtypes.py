@@ -9,6 +9,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from . import strategies as S
 from .checking import conform
@@ -75,3 +77,34 @@ def test_gaussian_half_supported(chk, dtype):
     x, t = _arr(dtype, [0.5, -1.0, 2.0]), _arr(dtype, [1.0, 0.0, 3.0])
     conform(chk, gaussian_call(x, t, _arr(dtype, [1.0, 2.0, 0.5]), True, None, kwargs={"reduction": "sum"},
                                grad_wrt=("input", "var")), value_clause="DTYPE-HALF", grad_clause=lambda name, i: "DTYPE-HALF")
+
+
+MIXED = ["float16+float64", "float64+float16", "float32+float64", "bfloat16+float32", "float16+bfloat16",
+         "float32+float16"]
+
+
+@pytest.mark.parametrize("pair", MIXED)
+@pytest.mark.parametrize("log_input", [True, False])
+@given(data=st.data())
+def test_poisson_mixed_values(chk, log_input, pair, data):
+    """ALLOW-MIXED / DTYPE-PROMOTE: drawn values, each exact in its own dtype only, so that a
+    candidate that casts everything to one operand's format is caught (the reference bounds each
+    operation in the format its own operands promote to)."""
+    chk.clause = "DTYPE-PROMOTE"
+    a, b = pair.split("+")
+    shape = data.draw(S.shapes(min_dims=1, max_dims=1, max_side=6), label="shape")
+    x = data.draw(S.array(a, shape, S.log_rate(a) if log_input else S.rate(a)), label="input")
+    t = data.draw(S.array(b, shape, S.counts(b)), label="target")
+    conform(chk, poisson_call(x, t, log_input, False, None, kwargs={"reduction": "none"}))
+
+
+@pytest.mark.parametrize("triple", ["float16+float64+float64", "float64+float64+float16", "float32+float16+float64"])
+@given(data=st.data())
+def test_gaussian_mixed_values(chk, triple, data):
+    chk.clause = "DTYPE-PROMOTE"
+    a, b, c = triple.split("+")
+    shape = data.draw(S.shapes(min_dims=1, max_dims=1, max_side=6), label="shape")
+    x = data.draw(S.array(a, shape, S.gaussian_mean(a)), label="input")
+    y = data.draw(S.array(b, shape, S.gaussian_mean(b)), label="target")
+    v = data.draw(S.array(c, shape, S.variance(c)), label="var")
+    conform(chk, gaussian_call(x, y, v, False, None, kwargs={"reduction": "none"}))

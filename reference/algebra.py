@@ -408,6 +408,318 @@ class TNum:
         return TNum(-self.v, self.e, self.o, self.c, self.p, self.m)
 
 
+# --- Mixed formats, step by step (ALLOW-MIXED) ---------------------------------------------------
+class _FTracked(Tracked):
+    """Tracked in one format, whose results remember it (for MixedTracked)."""
+
+    def _make(self, z, e, o, rel, p, m):
+        fz = abs(z)
+        return MTNum(z, e + rel * self.u * fz + self.eta, o or fz > self.maxf, self, p if p is not None else fz,
+                     m if m > fz else fz)
+
+    def const(self, c):
+        got = self._consts.get(c)
+        if got is None:
+            exact = to_mpf(c) if not isinstance(c, mpf) else c
+            v = float(exact)
+            got = MTNum(v, float(abs(exact - self.fmt.round(exact))), False, self, abs(v), abs(v))
+            self._consts[c] = got
+        return got
+
+    def clamp_min(self, a, lo):
+        z = math.nan if (a.v != a.v or lo.v != lo.v) else (a.v if a.v >= lo.v else lo.v)
+        return MTNum(z, max(a.e, lo.e), a.o or lo.o, self, abs(z), max(a.m, lo.m, abs(z)))
+
+
+class _Weak:
+    """A Python-number constant: it takes the format of what it meets (it does not promote)."""
+
+    __slots__ = ("k",)
+
+    def __init__(self, k):
+        self.k = k
+
+    def __mul__(self, b):
+        return b.c.const(self.k) * b
+
+    __rmul__ = __mul__
+
+    def __add__(self, b):
+        return b.c.const(self.k) + b
+
+    __radd__ = __add__
+
+    def __sub__(self, b):
+        return b.c.const(self.k) - b
+
+    def __rsub__(self, b):
+        return b - b.c.const(self.k)
+
+    def __truediv__(self, b):
+        return b.c.const(self.k) / b
+
+    def __rtruediv__(self, b):
+        return b / b.c.const(self.k)
+
+
+class MTNum(TNum):
+    """A tracked intermediate in its own format: an operation on two of them runs in the format
+    their formats promote to (PyTorch's type promotion), its rounding measured in that format."""
+
+    __slots__ = ()
+
+    def _pair(self, b):
+        if isinstance(b, _Weak):
+            b = self.c.const(b.k)
+        elif not isinstance(b, TNum):
+            b = self.c.const(b)
+        if b.c is self.c:
+            return self, b, self.c
+        c = MixedTracked.promoted(self.c, b.c)
+        return self, b, c
+
+    def __add__(self, b):
+        a, b, c = self._pair(b)
+        return c._make(a.v + b.v, a.e + b.e, a.o or b.o, 1.0, max(a.p, b.p), max(a.m, b.m))
+
+    __radd__ = __add__
+
+    def __sub__(self, b):
+        a, b, c = self._pair(b)
+        return c._make(a.v - b.v, a.e + b.e, a.o or b.o, 1.0, max(a.p, b.p), max(a.m, b.m))
+
+    def __rsub__(self, b):
+        a, b, c = self._pair(b)
+        return c._make(b.v - a.v, a.e + b.e, a.o or b.o, 1.0, max(a.p, b.p), max(a.m, b.m))
+
+    def __mul__(self, b):
+        a, b, c = self._pair(b)
+        fa, fb = abs(a.v), abs(b.v)
+        e = fb * a.e + fa * b.e + a.e * b.e
+        return c._make(_fmul(a.v, b.v), e, a.o or b.o, 1.0, max(fa * b.p, a.p * fb), max(a.m, b.m))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, b):
+        a, b, c = self._pair(b)
+        return c._div(a, b)
+
+    def __rtruediv__(self, b):
+        a, b, c = self._pair(b)
+        return c._div(b, a)
+
+    def __neg__(self):
+        return MTNum(-self.v, self.e, self.o, self.c, self.p, self.m)
+
+
+def _ftracked_div(self, a, b):
+    z = _fdiv(a.v, b.v)
+    fb = abs(b.v)
+    if b.e == 0.0 and a.e == 0.0:
+        e = 0.0
+    elif b.e < fb:
+        e = (a.e + abs(z) * b.e) / (fb - b.e)
+    else:
+        e = math.inf
+    return self._make(z, e, a.o or b.o, 1.0, _fdiv(a.p, fb) if fb else abs(z), max(a.m, b.m))
+
+
+_FTracked._div = _ftracked_div
+
+
+class MixedTracked:
+    """ALLOW-MIXED, step by step: the running error bound when each operand is stored in its own
+    format and every operation runs in the format its operands promote to, as PyTorch evaluates a
+    mixed-dtype call (`exp(input)` in input's format, the clamp and `log(var)` in var's,
+    `target * input` in their promotion). Python-number constants take the format they meet.
+
+    `formats` names the format of each formula operand, in order (the upstream gradient last).
+    """
+
+    _BY_NAME: dict = {}
+
+    def __init__(self, formats: tuple):
+        self.formats = tuple(formats)
+
+    @classmethod
+    def ftracked(cls, name: str) -> _FTracked:
+        alg = cls._BY_NAME.get(name)
+        if alg is None:
+            from .floats import FORMATS
+
+            alg = cls._BY_NAME[name] = _FTracked(FORMATS[name])
+        return alg
+
+    @classmethod
+    def promoted(cls, a: _FTracked, b: _FTracked) -> _FTracked:
+        from .rules import _promote_pair
+
+        return cls.ftracked(_promote_pair(a.fmt.name, b.fmt.name))
+
+    def inputs(self, operands) -> list:
+        out = []
+        for o, name in zip(operands, self.formats):
+            v = float(o)
+            out.append(MTNum(v, 0.0, False, self.ftracked(name), abs(v), abs(v)))
+        return out
+
+    @staticmethod
+    def const(c):
+        return _Weak(c)
+
+    @staticmethod
+    def exp(a):
+        return a.c.exp(a)
+
+    @staticmethod
+    def log(a):
+        return a.c.log(a)
+
+    @staticmethod
+    def div(a, b):
+        return a / b
+
+    @staticmethod
+    def clamp_min(a, lo):
+        return a.c.clamp_min(a, a.c.const(lo.k) if isinstance(lo, _Weak) else lo)
+
+    @staticmethod
+    def le(a, b) -> bool:
+        return a.v <= (b.v if isinstance(b, TNum) else (b.k if isinstance(b, _Weak) else b))
+
+    @staticmethod
+    def value(a):
+        return a.v
+
+
+class _NWeak:
+    """A Python-number constant of MixedNaive: rounded into the format of what it meets."""
+
+    __slots__ = ("k",)
+
+    def __init__(self, k):
+        self.k = k
+
+    def __mul__(self, b):
+        return b * self.k
+
+    __rmul__ = __mul__
+
+    def __add__(self, b):
+        return b + self.k
+
+    __radd__ = __add__
+
+    def __sub__(self, b):
+        return b.__rsub__(self.k)
+
+    def __rsub__(self, b):
+        return b - self.k
+
+    def __truediv__(self, b):
+        return b.__rtruediv__(self.k)
+
+    def __rtruediv__(self, b):
+        return b / self.k
+
+
+class _MNaiveNum(_NaiveNum):
+    """A straightforward intermediate in its own format; a binary operation runs in the format
+    the two promote to (a Python number takes the other's format)."""
+
+    __slots__ = ()
+
+    def _pf(self, b):
+        if isinstance(b, _NWeak):
+            b = b.k
+        if isinstance(b, _NaiveNum):
+            f = self.f if b.f is self.f else MixedNaive.promoted(self.f, b.f)
+            return b.v, f
+        return self.f.round(b), self.f
+
+    def __add__(self, b):
+        v, f = self._pf(b)
+        return _MNaiveNum(f.round(self.v + v), f)
+
+    __radd__ = __add__
+
+    def __sub__(self, b):
+        v, f = self._pf(b)
+        return _MNaiveNum(f.round(self.v - v), f)
+
+    def __rsub__(self, b):
+        v, f = self._pf(b)
+        return _MNaiveNum(f.round(v - self.v), f)
+
+    def __mul__(self, b):
+        v, f = self._pf(b)
+        return _MNaiveNum(f.round(self.v * v), f)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, b):
+        v, f = self._pf(b)
+        return _MNaiveNum(f.round(_ieee_div(self.v, v)), f)
+
+    def __rtruediv__(self, b):
+        v, f = self._pf(b)
+        return _MNaiveNum(f.round(_ieee_div(v, self.v)), f)
+
+    def __neg__(self):
+        return _MNaiveNum(-self.v, self.f)
+
+
+class MixedNaive:
+    """The straightforward evaluation of a mixed-dtype call, step by step (ALLOW-MIXED): each
+    operand in its own format, each operation rounded to the format its operands promote to."""
+
+    def __init__(self, formats: tuple):
+        from .floats import FORMATS
+
+        self.formats = tuple(FORMATS[n] for n in formats)
+
+    @staticmethod
+    def promoted(a: Format, b: Format) -> Format:
+        from .floats import FORMATS
+        from .rules import _promote_pair
+
+        return FORMATS[_promote_pair(a.name, b.name)]
+
+    def inputs(self, operands) -> list:
+        return [_MNaiveNum(to_mpf(v), f) for v, f in zip(operands, self.formats)]
+
+    @staticmethod
+    def const(c):
+        return _NWeak(c)
+
+    @staticmethod
+    def exp(a):
+        return _MNaiveNum(a.f.round(mpmath.exp(a.v)), a.f)
+
+    @staticmethod
+    def log(a):
+        return _MNaiveNum(a.f.round(_log(a.v)), a.f)
+
+    @staticmethod
+    def clamp_min(a, lo):
+        lv = lo.v if isinstance(lo, _NaiveNum) else a.f.round(lo.k if isinstance(lo, _NWeak) else lo)
+        return _MNaiveNum(_clamp_min(a.v, lv), a.f)
+
+    @staticmethod
+    def div(a, b):
+        return a / b
+
+    @staticmethod
+    def le(a, b) -> bool:
+        if isinstance(b, _NWeak):
+            b = b.k
+        return bool(a.v <= (b.v if isinstance(b, _NaiveNum) else b))
+
+    @staticmethod
+    def value(a):
+        return a.v
+
+
 # --- Compiled formulas -------------------------------------------------------------------------
 #
 # The algebras above evaluate a formula through one Python object per intermediate and one method

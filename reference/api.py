@@ -17,7 +17,7 @@ from mpmath import mpf
 
 from . import rules
 from .allowance import allowance, ieee_sum, sum_terms
-from .elementwise import element_mixed, least_precise, naive
+from .elementwise import element_mixed, least_precise, mixed_compute, naive
 from .floats import FORMATS, Format
 from .rules import SpecError, SpecWarning
 
@@ -286,7 +286,14 @@ def expect(call: Call) -> Expected:
     needs_index = reduction == "none" or bool(call.grad_wrt)
     index = inverse.tolist() if needs_index else None
     pts = [tuple(float(fmt.round(mpf(float(v)))) for v in row) for row in uniq]
-    elems = [element_mixed(call.loss, p, params, res_dtype, computes) for p in pts]
+    # ALLOW-MIXED, step by step: each operand in its own (promoted-for-the-loss) format; an
+    # integral operand counts in the result format; the upstream gradient in the result format
+    # a 0-d operand beside dimensioned ones does not promote them (DTYPE-ZERO-DIM): counted in the
+    # result format too (a wider bound for its own unary steps, never a narrower one)
+    dimensioned = any(len(shapes[k]) for k in names)
+    op_formats = tuple(promo[k] if (promo[k] in FLOAT_DTYPES and (len(shapes[k]) or not dimensioned)) else res_dtype
+                       for k in names) + (res_dtype,)
+    elems = [element_mixed(call.loss, p, params, res_dtype, computes, op_formats) for p in pts]
     stuck = [p for p, e in zip(pts, elems) if not e.converged]
     if stuck:  # REF-PRECISION: never use a value whose rounding was not confirmed
         raise ReferenceDidNotConverge(
@@ -299,9 +306,14 @@ def expect(call: Call) -> Expected:
         b = e.bound[k]
         return e.overflow[k] or b != b or b == float("inf")
 
+    # the straightforward evaluations offered: in each candidate format and, for a mixed call,
+    # step by step (ALLOW-MIXED), each in both orders
+    naive_formats = tuple(computes) + ((mixed_compute(op_formats),) if len(set(op_formats)) > 1 else ())
+
     def naive_of(j, k):
         """The straightforward IEEE results of output k at point j: per compute format and order."""
-        return tuple(naive(call.loss, pts[j], dict(params, order=o), c)[k] for c in computes for o in ("reverse", "local"))
+        return tuple(naive(call.loss, pts[j], dict(params, order=o), c)[k] for c in naive_formats
+                     for o in ("reverse", "local"))
 
 
     # --- the loss output ---------------------------------------------------------------------

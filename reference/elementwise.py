@@ -18,7 +18,8 @@ import mpmath
 from mpmath.libmp import from_float
 
 from . import cache, gaussian, poisson
-from .algebra import CertEmitter, Compiled, Naive, RawEmitter, RawExact, Tracked, TrackedEmitter, certain, clear_memos
+from .algebra import (CertEmitter, Compiled, MixedNaive, MixedTracked, Naive, RawEmitter, RawExact, Tracked, TrackedEmitter, certain,
+                      clear_memos)
 from .floats import FORMATS, Format
 
 LOSSES = {"poisson": poisson, "gaussian": gaussian}
@@ -72,7 +73,14 @@ def least_precise(dtypes) -> str:
     return min(dict.fromkeys(dtypes), key=lambda d: (FORMATS[d].p, FORMATS[d].emax))
 
 
-def element_mixed(loss: str, operands: tuple, params: dict, dtype: str, computes: tuple) -> Element:
+def mixed_compute(operand_formats) -> str:
+    """The compute name of a step-by-step mixed evaluation (ALLOW-MIXED): each formula operand's
+    format, in order, the upstream gradient last."""
+    return "mixed:" + ",".join(operand_formats)
+
+
+def element_mixed(loss: str, operands: tuple, params: dict, dtype: str, computes: tuple,
+                  operand_formats: tuple | None = None) -> Element:
     """ALLOW-MIXED / ALLOW-GRAD-ORDER: one element whose straightforward evaluation may run in any
     of `computes`, with its derivatives in reverse-mode or local-first order.
 
@@ -82,6 +90,9 @@ def element_mixed(loss: str, operands: tuple, params: dict, dtype: str, computes
     """
     ops = _with_g(loss, operands)
     orders = ("reverse",) if (ops[-1] == 1.0 and params.get("mean_n", 1) == 1) else ("reverse", "local")
+    if operand_formats is not None and len(set(operand_formats)) > 1:
+        # ALLOW-MIXED, step by step: one bound, each operation in its operands' promoted format
+        computes = (mixed_compute(operand_formats),)
     es = [element(loss, ops, dict(params, order=o), dtype, c) for c in computes for o in orders]
     if len(es) == 1:
         return es[0]
@@ -221,6 +232,8 @@ def _evaluate(loss: str, operands: tuple, params_key: tuple, dtype: str, compute
     * The comparison is made on raw tuples: mpmath's raw numbers are normalized, so two rounded
       values are equal as tuples exactly when they are equal as mpf, NaN included (fnan == fnan).
     """
+    if compute.startswith("mixed:"):  # rare (mixed-dtype calls): the generic path only
+        return _evaluate_generic(loss, operands, params_key, dtype, compute)
     mod = LOSSES[loss]
     fmt: Format = FORMATS[dtype]
     extra = _split(params_key)[2]
@@ -264,9 +277,13 @@ def _evaluate_generic(loss: str, operands: tuple, params_key: tuple, dtype: str,
     mod = LOSSES[loss]
     params = dict(params_key)
     fmt: Format = FORMATS[dtype]
-    tracked = _tracked(compute)
     p1 = max(64, 2 * fmt.p + 16)
-    t_out = mod.element(tracked, *(tracked.inp(o) for o in operands), **params)  # binary64 magnitudes
+    if compute.startswith("mixed:"):
+        tracked = MixedTracked(tuple(compute[len("mixed:"):].split(",")))
+        t_out = mod.element(tracked, *tracked.inputs(operands), **params)
+    else:
+        tracked = _tracked(compute)
+        t_out = mod.element(tracked, *(tracked.inp(o) for o in operands), **params)  # binary64 magnitudes
     while True:
         lo, hi = _exact(mod, operands, params, p1), _exact(mod, operands, params, p1 + GUARD)
         agree = all(_same(fmt.round(a), fmt.round(b)) for a, b in zip(lo, hi))
@@ -307,6 +324,12 @@ def _naive(loss: str, operands: tuple, params_key: tuple, dtype: str) -> tuple:
 
 def _naive_eval(loss: str, operands: tuple, params_key: tuple, dtype: str) -> tuple:
     mod = LOSSES[loss]
+    if dtype.startswith("mixed:"):  # ALLOW-MIXED: step by step, each operation in its operands' format
+        names = tuple(dtype[len("mixed:"):].split(","))
+        alg = MixedNaive(names)
+        with mpmath.workprec(max(64, 2 * max(FORMATS[n].p for n in names) + 16)):
+            out = mod.element(alg, *alg.inputs(operands), **dict(params_key))
+        return tuple(alg.value(o) for o in out)
     alg = Naive(FORMATS[dtype])
     with mpmath.workprec(max(64, 2 * FORMATS[dtype].p + 16)):
         out = mod.element(alg, *(alg.inp(o) for o in operands), **dict(params_key))

@@ -103,3 +103,18 @@ def test_cuda_per_path_partial_sum_overflow_stays_accepted():
     q = expect(call_from_json(entry["call"])).grads["var"]
     assert all(verdict(q, -INF, i) for i in range(len(q.exact)))
     assert not any(verdict(q, 0.0, i) for i in range(len(q.exact)))  # still not anything at all
+
+
+def test_mixed_dtypes_are_bounded_step_by_step():
+    """ALLOW-MIXED: float16 input with a float64 target (float64 result). PyTorch computes exp(x)
+    in float16 and the rest in float64; casting everything to float16 is rejected."""
+    x = np.array([2.0, -1.25], np.float16)
+    t = np.array([1000.123, 5.5], np.float64)
+    q = expect(Call("poisson", "functional", {"input": x, "target": t}, kwargs={"reduction": "none"})).output
+    f16 = FORMATS["float16"]
+    for i in range(2):
+        xe, te = float(x[i]), float(t[i])
+        stepwise = float(f16.round(np.exp(xe))) - te * xe  # exp in float16, the rest in float64
+        all16 = float(f16.round(float(f16.round(np.exp(xe))) - float(f16.round(float(f16.round(te)) * xe))))
+        assert verdict(q, stepwise, i), i
+        assert not verdict(q, all16, i), i
