@@ -29,6 +29,10 @@ LOSSES = {"poisson": poisson, "gaussian": gaussian}
 # (up to MAX_PREC bits). The error bound comes from one Tracked evaluation (magnitudes only).
 GUARD = 32
 MAX_PREC = 4096
+# the tracked (error bound) evaluation runs at this working precision, so that a constant such as
+# 2*pi is known well beyond float64 and its rounding into the format is measured (ALLOW-CONST);
+# at mpmath's default 53 bits it would equal its float64 rounding and carry no error
+CONST_PREC = 160
 
 _TRACKED = {name: Tracked(f) for name, f in FORMATS.items()}
 
@@ -237,7 +241,8 @@ def _evaluate(loss: str, operands: tuple, params_key: tuple, dtype: str, compute
     mod = LOSSES[loss]
     fmt: Format = FORMATS[dtype]
     extra = _split(params_key)[2]
-    tracked = _tracked_program(loss, params_key, compute)(*operands, *extra)
+    with mpmath.workprec(CONST_PREC):  # ALLOW-CONST: 2*pi and log(2*pi)/2 exact enough to measure
+        tracked = _tracked_program(loss, params_key, compute)(*operands, *extra)
     if tracked is None:
         return _evaluate_generic(loss, operands, params_key, dtype, compute)
     raws = tuple([from_float(o) for o in operands])  # what RawExact.inp makes of each operand
@@ -280,10 +285,12 @@ def _evaluate_generic(loss: str, operands: tuple, params_key: tuple, dtype: str,
     p1 = max(64, 2 * fmt.p + 16)
     if compute.startswith("mixed:"):
         tracked = MixedTracked(tuple(compute[len("mixed:"):].split(",")))
-        t_out = mod.element(tracked, *tracked.inputs(operands), **params)
+        with mpmath.workprec(CONST_PREC):
+            t_out = mod.element(tracked, *tracked.inputs(operands), **params)
     else:
         tracked = _tracked(compute)
-        t_out = mod.element(tracked, *(tracked.inp(o) for o in operands), **params)  # binary64 magnitudes
+        with mpmath.workprec(CONST_PREC):  # ALLOW-CONST: constants' own rounding error, float64 too
+            t_out = mod.element(tracked, *(tracked.inp(o) for o in operands), **params)  # binary64 magnitudes
     while True:
         lo, hi = _exact(mod, operands, params, p1), _exact(mod, operands, params, p1 + GUARD)
         agree = all(_same(fmt.round(a), fmt.round(b)) for a, b in zip(lo, hi))

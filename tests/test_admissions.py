@@ -118,3 +118,21 @@ def test_mixed_dtypes_are_bounded_step_by_step():
         all16 = float(f16.round(float(f16.round(np.exp(xe))) - float(f16.round(float(f16.round(te)) * xe))))
         assert verdict(q, stepwise, i), i
         assert not verdict(q, all16, i), i
+
+
+def test_constants_carry_their_rounding_error_in_float64_too():
+    """ALLOW-CONST: log(2*pi)/2 is not a float64 number; its rounding error is part of the bound
+    of full=True at float64 (it used to be evaluated at 53 bits, so its error was 0)."""
+    import mpmath
+
+    from reference.elementwise import cache_clear, element
+    from reference.gaussian import HALF_LOG_2PI
+
+    cache_clear()
+    with mpmath.workprec(200):
+        c = HALF_LOG_2PI()
+        err = float(abs(c - FORMATS["float64"].round(c)))
+    assert err > 0
+    full = element("gaussian", (0.5, 0.25, 2.0), {"full": True, "eps": 1e-6}, "float64").bound[0]
+    plain = element("gaussian", (0.5, 0.25, 2.0), {"full": False, "eps": 1e-6}, "float64").bound[0]
+    assert full - plain >= err * 0.999
