@@ -335,11 +335,22 @@ def expect(call: Call) -> Expected:
         k = 1 + names.index(name)
         gdtype = dtypes[name] if dtypes[name] in FLOAT_DTYPES else res_dtype  # GRAD-DTYPE
         gcompute = least_precise([compute, gdtype])
-        with mpmath.workprec(precision + 64):
+        # REF-PRECISION per output format: a gradient in another format than the result (mixed
+        # dtypes) has its rounding confirmed in its own format (agreement in one format does not
+        # imply agreement in another)
+        gel = elems
+        if gdtype != res_dtype:
+            gel = [element_mixed(call.loss, p, params, gdtype, computes, op_formats) for p in pts]
+            stuck = [p for p, e in zip(pts, gel) if not e.converged]
+            if stuck:
+                raise ReferenceDidNotConverge(f"REF-PRECISION: the reference did not confirm the rounding of "
+                                              f"{call.loss}'s d/d{name} at {stuck[0]} ({gdtype}) by the cap")
+        gprec = max((e.precision for e in gel), default=0)
+        with mpmath.workprec(gprec + 64):
             exp.grads[name] = _grad_quantity(
-                name, k, elems, index, out_shape, shapes[name], tuple(np.asarray(ops[name]).shape),
-                FORMATS[gdtype], FORMATS[gcompute], gdtype, gcompute, precision,
-                lambda j, k=k: naive_of(j, k) if flagged(elems[j], k) else None,
+                name, k, gel, index, out_shape, shapes[name], tuple(np.asarray(ops[name]).shape),
+                FORMATS[gdtype], FORMATS[gcompute], gdtype, gcompute, gprec,
+                lambda j, k=k, gel=gel: naive_of(j, k) if flagged(gel[j], k) else None,
                 lambda j, k=k: naive_of(j, k))
     return exp
 

@@ -136,3 +136,17 @@ def test_constants_carry_their_rounding_error_in_float64_too():
     full = element("gaussian", (0.5, 0.25, 2.0), {"full": True, "eps": 1e-6}, "float64").bound[0]
     plain = element("gaussian", (0.5, 0.25, 2.0), {"full": False, "eps": 1e-6}, "float64").bound[0]
     assert full - plain >= err * 0.999
+
+
+def test_a_gradient_is_confirmed_in_its_own_format():
+    """REF-PRECISION per output format: with a float16 input and a float64 target the input's
+    gradient is float16 and its exact value is confirmed in float16 (precision recorded)."""
+    x = np.array([0.5, 2.0], np.float16)
+    t = np.array([3.0, 0.25], np.float64)
+    exp = expect(Call("poisson", "functional", {"input": x, "target": t}, kwargs={"reduction": "none"},
+                      grad_wrt=("input", "target")))
+    assert exp.grads["input"].dtype == "float16" and exp.grads["target"].dtype == "float64"
+    assert exp.output.dtype == "float64"
+    for name in ("input", "target"):
+        q = exp.grads[name]
+        assert all(verdict(q, float(FORMATS[q.dtype].round(q.exact[i])), i) for i in range(2))
