@@ -30,9 +30,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STATUSES = ("PASS", "FAIL", "XFAIL", "XPASS", "ERROR", "CRASH", "TIMEOUT", "NA", "SKIP")
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-SCHEMA_VERSION = 2
+from conformance.results import (DTYPES, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE,  # noqa: F401
+                                 SCHEMA_VERSION, STATUSES)
 
 
 class UsageError(Exception):
@@ -181,7 +180,7 @@ def _validate(args):
                 fns[loss] = adapters.load_user_function(spec)
             except adapters.UserFunctionError as exc:
                 raise UsageError(f"--{loss}-fn: {exc}") from None
-    for opt, allowed in (("loss", ("poisson", "gaussian")), ("dtype", ("float16", "bfloat16", "float32", "float64"))):
+    for opt, allowed in (("loss", ("poisson", "gaussian")), ("dtype", DTYPES)):
         val = getattr(args, opt)
         if val:
             bad = [v for v in val.split(",") if v.strip() not in allowed]
@@ -299,7 +298,7 @@ def _environment(args, adapter, exp_paths, started, workers) -> dict:
         "shrink": args.shrink,
         "workers": workers,
         "losses": args.loss.split(",") if args.loss else ["poisson", "gaussian"],
-        "dtypes": args.dtype.split(",") if args.dtype else ["float16", "bfloat16", "float32", "float64"],
+        "dtypes": args.dtype.split(",") if args.dtype else list(DTYPES),
         "poisson_fn": args.poisson_fn,
         "gaussian_fn": args.gaussian_fn,
         "cannot": args.cannot,
@@ -389,7 +388,7 @@ def _sum_counts(chapters):
 def _dtype_of(check_id: str) -> str | None:
     """The dtype a check id names (a whole parameter: 'float16' is not found inside 'bfloat16')."""
     params = check_id.partition("[")[2].rstrip("]").split(",")
-    return next((d for d in ("float16", "bfloat16", "float32", "float64") if d in params), None)
+    return next((d for d in DTYPES if d in params), None)
 
 
 def _jsonable(v):
@@ -410,9 +409,10 @@ def assemble(env, records, exp_paths, problems, selective, complete=True) -> dic
     """The results document (docs/results-schema.md) from the child's records."""
     from conformance import expectations as expmod
     from conformance import findings as fnd
+    from conformance import results
 
     records = sorted(records, key=lambda r: (r.get("order", 0), r["check"]))
-    summary = {s: 0 for s in STATUSES}
+    summary = results.empty_summary()
     out_records, accuracy = [], {}
     findings = fnd.group(records)
     fnd.link(records, findings)
@@ -435,29 +435,11 @@ def assemble(env, records, exp_paths, problems, selective, complete=True) -> dic
                 stale.append({"check": e.check, "clause": e.clause, "why": "matched no check"})
             elif hits and all(r["status"] == "XPASS" for r in hits):
                 stale.append({"check": e.check, "clause": e.clause, "why": "every matching check passed"})
-    bad = summary["FAIL"] + summary["XPASS"] + summary["ERROR"] + summary["CRASH"] + summary["TIMEOUT"]
-    if problems:
-        verdict, code = "error", EXIT_FAIL
-    elif not complete:
-        verdict, code = "incomplete", EXIT_INTERRUPTED
-    elif bad or stale:
-        verdict, code = "nonconformant", EXIT_FAIL
-    else:
-        verdict, code = "conformant", EXIT_OK
-    return _jsonable({
-        "schema": "lossconform-results",
-        "schema_version": SCHEMA_VERSION,
-        "environment": env,
-        "verdict": verdict,
-        "exit_code": code,
-        "complete": complete,
-        "summary": summary,
-        "problems": problems,
-        "stale_expectations": stale,
-        "findings": [{k: v for k, v in f.items() if k != "signature"} for f in findings],
-        "records": out_records,
-        "accuracy": [dict(v, points=v["points"][:3000]) for v in accuracy.values()],
-    })
+    return _jsonable(results.document(
+        env, verdict_code=results.verdict(summary, problems, stale, complete), summary=summary, problems=problems,
+        stale=stale, findings=[{k: v for k, v in f.items() if k != "signature"} for f in findings],
+        records=out_records, accuracy=[dict(v, points=v["points"][:3000]) for v in accuracy.values()],
+        complete=complete))
 
 
 def _terminate_as_interrupt(signum, frame):
@@ -478,10 +460,10 @@ def cmd_run(args) -> int:
     env = _environment(args, adapter, exp_paths, started, workers)
     name = env["subject"]
     if not ok:
-        res = {"schema": "lossconform-results", "schema_version": SCHEMA_VERSION, "environment": env,
-               "verdict": "unavailable", "exit_code": EXIT_UNAVAILABLE, "complete": True,
-               "summary": {s: 0 for s in STATUSES}, "problems": [why], "stale_expectations": [], "findings": [],
-               "records": [], "accuracy": []}
+        from conformance import results
+
+        res = results.document(env, verdict_code=("unavailable", EXIT_UNAVAILABLE), summary=results.empty_summary(),
+                               problems=[why], stale=[], findings=[], records=[], accuracy=[])
         _write_outputs(args, res, name)
         print(f"[{name}] unavailable: {why}")
         return EXIT_UNAVAILABLE

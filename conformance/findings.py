@@ -19,7 +19,7 @@ import math
 from . import specindex
 from .checking import signature
 
-FAILING = ("FAIL", "ERROR")
+FAILING = ("FAIL", "ERROR")  # the statuses whose failures can be shrunk
 
 
 def _size(p: dict) -> int:

@@ -14,9 +14,9 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from reference.floats import FORMATS
+from reference.floats import FLOAT_DTYPES, FORMATS
 
-DTYPES = ("float16", "bfloat16", "float32", "float64")
+DTYPES = FLOAT_DTYPES
 # the smallest positive subnormal of each dtype (a Python float, exact)
 FORMATS_TINY = {d: float(FORMATS[d].eta) for d in DTYPES}
 WIDTH = {"float16": 16, "float32": 32, "float64": 64}

@@ -21,7 +21,7 @@ from .elementwise import element_mixed, least_precise, mixed_compute, naive
 from .floats import FORMATS, Format
 from .rules import SpecError, SpecWarning
 
-FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+from .floats import FLOAT_DTYPES  # noqa: E402 - the one dtype list
 # ALLOW-GRAD-ORDER: a gradient whose evaluation has an intermediate within GRAD_EVALUATE of the
 # format's largest finite number is offered what the admitted orders (reverse, local-first) give;
 # within GRAD_HEADROOM (moving the constant factor 2 or 0.5 elsewhere in the product, as an

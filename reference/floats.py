@@ -18,7 +18,7 @@ from mpmath.libmp import MPZ_ONE as _ONE
 from mpmath.libmp import finf, fninf, from_float, from_man_exp, fzero
 from mpmath.libmp import normalize as _normalize
 
-__all__ = ["Format", "FORMATS", "format_of", "to_mpf"]
+__all__ = ["Format", "FORMATS", "FLOAT_DTYPES", "format_of", "to_mpf"]
 
 INF = mpf("inf")
 ZERO = mpf(0)
@@ -110,6 +110,8 @@ FORMATS = {
     "float32": Format("float32", 24, -126, 127),
     "float64": Format("float64", 53, -1022, 1023),
 }
+# the floating dtypes the suite knows, narrowest first: the one list every other module uses
+FLOAT_DTYPES = tuple(FORMATS)
 
 
 def format_of(dtype: str) -> Format:

@@ -48,18 +48,16 @@ __all__ = [
     "write_spec",
 ]
 
-SCHEMA = "lossconform-results"
-SCHEMA_VERSION = 2  # the newest version this module reads; it reads every version in SCHEMA_VERSIONS
-SCHEMA_VERSIONS = (1, 2)
+# the document's name, versions and statuses are owned by conformance/results.py
+from conformance.results import FAILING, NOT_RUN, SCHEMA, SCHEMA_VERSION, STATUSES  # noqa: E402,F401
+from conformance.results import READABLE_VERSIONS as SCHEMA_VERSIONS  # noqa: E402
+from conformance.specindex import LEVELS  # noqa: E402
+from reference.floats import FLOAT_DTYPES as DTYPE_ORDER  # noqa: E402
 
-STATUSES = ("PASS", "FAIL", "XFAIL", "XPASS", "ERROR", "CRASH", "TIMEOUT", "NA", "SKIP")
 # How bad a status is, for "worst status" and for ordering: failures first.
 SEVERITY = {"NA": 0, "SKIP": 1, "PASS": 2, "XFAIL": 3, "XPASS": 4, "TIMEOUT": 5, "FAIL": 6,
             "ERROR": 7, "CRASH": 8}
 UNKNOWN_SEVERITY = 5.5  # a status the schema does not define: shown, flagged, ranked with failures
-FAILING = ("CRASH", "ERROR", "TIMEOUT", "FAIL")
-NOT_RUN = ("NA", "SKIP")
-LEVELS = ("core", "api", "strict")
 CHAPTERS = ("values", "shapes", "reductions", "legacy", "errors", "dtypes", "gradients", "api",
             "corpus")
 ENV_KEYS = ("subject", "suite_commit", "backend", "backend_version", "device", "python", "platform",
@@ -67,7 +65,6 @@ ENV_KEYS = ("subject", "suite_commit", "backend", "backend_version", "device", "
             "dtypes", "poisson_fn", "gaussian_fn", "cannot", "expectations", "started", "duration_s",
             "timings")
 LOSS_ORDER = ("poisson", "gaussian")
-DTYPE_ORDER = ("float16", "bfloat16", "float32", "float64")
 DEFAULT_AXES = {"poisson": ("input", "target"), "gaussian": ("input - target", "var")}
 TOP_KEYS = ("schema", "schema_version", "environment", "verdict", "exit_code", "summary",
             "stale_expectations", "records", "accuracy", "_page", "problems", "complete", "findings")
