@@ -42,43 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m conformance", description="lossconform: conformance of loss functions")
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="check a backend against the spec")
-    r.add_argument("--backend", required=True)
-    r.add_argument("--poisson-fn")
-    r.add_argument("--gaussian-fn")
-    r.add_argument("--loss", help="comma-separated: poisson,gaussian")
-    r.add_argument("--dtype", help="comma-separated: float16,bfloat16,float32,float64")
-    r.add_argument("--check", help="comma-separated check ids or patterns (* matches anything), e.g. "
-                   "'poisson.values*,*float16*' or an exact id such as 'poisson.values[log_input=True,full=False,float32]'")
-    r.add_argument("--profile", default="standard", choices=("quick", "standard", "thorough"))
-    r.add_argument("--level", choices=("core", "api", "strict"))
-    r.add_argument("--expectations", action="append",
-                   help="expectations TOML (default: expectations/<backend>.toml); may be given more than once")
-    r.add_argument("--no-expectations", action="store_true")
-    r.add_argument("--expect-pytorch-deviations", action="store_true",
-                   help="also expect the deviations PyTorch 2.13 itself shows (expectations/torch.toml): for a "
-                        "function that reuses torch's own operations")
-    r.add_argument("--json", help="write the results JSON here")
-    r.add_argument("--report", help="write the HTML page into this directory")
-    r.add_argument("--junit", help="write JUnit XML here")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--explore", action="store_true", help="fresh random cases, persistent hypothesis database")
-    r.add_argument("--save-counterexamples", help="save failing calls into this replay-corpus directory")
-    r.add_argument("--timeout", type=float, default=600.0, help="seconds one check may run (TIMEOUT past it)")
-    r.add_argument("--workers", type=int, default=None,
-                   help="worker processes running checks in parallel (default: one per core)")
-    r.add_argument("--shrink", default="auto", choices=("off", "auto", "full"),
-                   help="minimal counterexamples: off (each failure's first example, reduced to one element "
-                        "where that shows it), auto (default: hypothesis shrinks each distinct failure once), "
-                        "full (every failing check)")
-    r.add_argument("--shrink-budget", type=float, default=60.0,
-                   help="seconds the whole shrinking phase may take (default 60); what is not shrunk by then "
-                        "keeps its first example")
-    r.add_argument("--cannot", default=None,
-                   help="what a user function cannot express, reported as NA: comma-separated from "
-                        "module, float16, bfloat16, float32, float64, log_input=True|False, full=True|False, "
-                        "legacy (size_average/reduce), positional, reduction=none|mean|sum (see README)")
-    r.add_argument("--quiet", action="store_true", help="no progress lines")
-    r.add_argument("--verbose", action="store_true", help="one line per failing check, besides the findings")
+    from conformance import options
+
+    options.add_to_argparse(r)  # the one table of run options (conformance/options.py)
     sub.add_parser("list", help="list backends")
     m = sub.add_parser("report", help="render pages and the matrix from results JSON files")
     m.add_argument("results", nargs="+", help="results JSON files, or directories of them")
@@ -269,7 +235,9 @@ def _suite_commit() -> str:
 
 
 def _environment(args, adapter, exp_paths, started, workers) -> dict:
-    level = args.level or ("api" if (args.poisson_fn or args.gaussian_fn) else "strict")
+    from conformance import options
+
+    level = args.level or options.default_level(args.poisson_fn, args.gaussian_fn)
     desc = {}
     if adapter is not None:
         try:
@@ -310,22 +278,15 @@ def _environment(args, adapter, exp_paths, started, workers) -> dict:
 
 
 def _child_cmd(args, exp_paths, worker, jsonl, done_file, claim_dir, minimise=None):
+    from conformance import options
+
     cmd = [sys.executable, "-m", "pytest", str(ROOT / "conformance"), "-q", "-p", "no:cacheprovider",
-           "--rootdir", str(ROOT), "--backend", args.backend, "--profile", args.profile,
-           "--seed", str(args.seed), "--results-jsonl", jsonl, "--done-file", done_file,
+           "--rootdir", str(ROOT), *options.worker_args(args), "--results-jsonl", jsonl, "--done-file", done_file,
            "--claim-dir", claim_dir, "--worker", worker]
-    for opt in ("poisson_fn", "gaussian_fn", "loss", "dtype", "check", "level", "save_counterexamples", "cannot"):
-        v = getattr(args, opt)
-        if v:
-            cmd += [f"--{opt.replace('_', '-')}", str(v)]
     if args.no_expectations or not exp_paths:
         cmd.append("--no-expectations")
     else:
         cmd += ["--expectations", os.pathsep.join(exp_paths)]
-    if args.explore:
-        cmd.append("--explore")
-    if args.expect_pytorch_deviations:
-        cmd.append("--expect-pytorch-deviations")
     if minimise:
         cmd += ["--minimise", minimise, "--shrink-seconds", str(max(1.0, min(30.0, args.shrink_budget)))]
     return cmd

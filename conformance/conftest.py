@@ -23,7 +23,7 @@ from conformance import expectations as expmod
 from conformance import specindex
 from conformance.checking import CheckContext, Mismatch, PytorchReference, signature
 
-PROFILES = {"quick": 8, "standard": 30, "thorough": 250}
+from conformance.options import PROFILES  # noqa: E402
 # Health checks stay on except: function_scoped_fixture, because the `chk` fixture is shared by
 # the examples of one check on purpose (the survey collects every distinct failure across them);
 # too_slow, because a check's examples call the backend and the exact reference, whose cost is the
@@ -42,31 +42,9 @@ COST_ORDER = ("gradients", "reductions", "values", "shapes", "special", "dtypes"
 
 
 def pytest_addoption(parser):
-    g = parser.getgroup("lossconform")
-    g.addoption("--backend", default=os.environ.get("LOSSCONFORM_BACKEND", "numpy"), help="backend adapter to check")
-    g.addoption("--poisson-fn", default=None, help="MOD:ATTR or file.py:ATTR replacing the backend's poisson_nll_loss")
-    g.addoption("--gaussian-fn", default=None, help="MOD:ATTR or file.py:ATTR replacing the backend's gaussian_nll_loss")
-    g.addoption("--loss", default=None, help="comma-separated losses to check (poisson,gaussian)")
-    g.addoption("--dtype", default=None, help="comma-separated dtypes to check")
-    g.addoption("--check", default=None, help="comma-separated check-id patterns (* matches anything) to run")
-    g.addoption("--profile", default="standard", choices=sorted(PROFILES), help="how many cases hypothesis draws")
-    g.addoption("--level", default=None, choices=specindex.LEVELS, help="which clauses count (default: strict for built-in backends, api for user functions)")
-    g.addoption("--expectations", default=None, help="expectations file (default: expectations/<backend>.toml)")
-    g.addoption("--no-expectations", action="store_true", help="apply no expectations file")
-    g.addoption("--seed", type=int, default=0, help="seed of the deterministic gate")
-    g.addoption("--explore", action="store_true", help="draw fresh cases with a persistent database")
-    g.addoption("--results-jsonl", default=None, help="(internal) append one JSON record per check to this file")
-    g.addoption("--save-counterexamples", default=None, help="directory to save failing calls into (replay corpus)")
-    g.addoption("--done-file", default=None, help="(internal) node ids already recorded: not run again")
-    g.addoption("--shrink", default="off", choices=("off", "full"),
-                help="off: record every deviation of each check unshrunk; full: shrink each one (slow)")
-    g.addoption("--minimise", default=None, help="(internal) JSON {node id: [signatures]} to shrink")
-    g.addoption("--shrink-seconds", type=float, default=30.0, help="at most this long shrinking one failure")
-    g.addoption("--claim-dir", default=None, help="(internal) worker processes claim checks here")
-    g.addoption("--worker", default="0", help="(internal) this worker's name in records")
-    g.addoption("--expect-pytorch-deviations", action="store_true",
-                help="a deviation PyTorch 2.13 itself shows (same bits, listed in expectations/torch.toml) is expected")
-    g.addoption("--cannot", default=None, help="what the user function cannot express (NA): see README")
+    from conformance import options
+
+    options.add_to_pytest(parser.getgroup("lossconform"))  # the one table of run options
 
 
 class Session:
@@ -76,7 +54,10 @@ class Session:
         opt = config.getoption
         self.backend = opt("--backend")
         self.user_specs = {k: v for k, v in (("poisson", opt("--poisson-fn")), ("gaussian", opt("--gaussian-fn"))) if v}
-        self.level = opt("--level") or ("api" if self.user_specs else "strict")
+        from conformance import options
+
+        self.level = opt("--level") or options.default_level(self.user_specs.get("poisson"),
+                                                             self.user_specs.get("gaussian"))
         self.losses = _csv(opt("--loss"))
         self.dtypes = _csv(opt("--dtype"))
         self.checks = [expmod.Expectation(p, "selection") for p in expmod.split_patterns(opt("--check"))]
