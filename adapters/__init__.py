@@ -31,10 +31,12 @@ REGISTRY = {
     "numpy": _numpy,
     "torch": _torch,
     "torch-cuda": _torch_cuda,
+    "jax": lambda **kw: __import__("adapters.jax_backend", fromlist=["JaxAdapter"]).JaxAdapter(jit=False, **kw),
+    "jax-jit": lambda **kw: __import__("adapters.jax_backend", fromlist=["JaxAdapter"]).JaxAdapter(jit=True, **kw),
 }
 
 # which user-function conventions each backend accepts for --poisson-fn / --gaussian-fn
-ACCEPTS_USER_FUNCTIONS = {"torch", "torch-cuda", "numpy"}
+ACCEPTS_USER_FUNCTIONS = {"torch", "torch-cuda", "numpy", "jax", "jax-jit"}
 
 
 def make(name: str, user_fns: dict | None = None, user_specs: dict | None = None, cannot=None) -> Adapter:
