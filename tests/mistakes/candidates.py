@@ -11,6 +11,11 @@ correct one (`poisson_correct`, `gaussian_correct`) in exactly that place and an
 reports is attributable to it. Every docstring names the mistake and the clause of
 reference/SPEC.md it violates.
 
+Two kinds of mistakes do not fit that mould and say so: a wrong signature (`poisson_lucid_order`,
+`gaussian_default_eps`: the correct body behind another parameter list) and a hand-written backward
+(`gaussian_fused_*`: `_gaussian(..., fused=True)` runs the loss as one `autograd.Function`, whose
+defect-free twin is `gaussian_fused_correct`).
+
 Nothing here calls `torch.nn.functional.poisson_nll_loss` / `gaussian_nll_loss` except the
 `*_wraps_torch` candidates, whose point is to be judged exactly like torch itself.
 """
@@ -38,6 +43,26 @@ def _sequential_sum(loss):
     return total
 
 
+def _running_total(loss, block=32):
+    """Blocks of `block` elements (a warp) summed by torch (wide accumulator), each block's partial
+    sum then added into a running total of the loss's dtype, as a kernel whose warps atomically add
+    into a one-element output buffer does. Harmless in float32/float64 at these sizes; in float16
+    and bfloat16 the running total stops growing once its ulp exceeds twice a block's sum."""
+    flat = loss.reshape(-1)
+    total = flat[:0].sum()
+    for part in flat.split(block):
+        total = total + part.sum()
+    return total
+
+
+def _check_bool_args(log_input, full):
+    if not isinstance(log_input, bool) or not isinstance(full, bool):
+        raise TypeError("poisson_nll_loss(): arguments 'log_input' and 'full' must be bool")
+
+
+_MAX_LOG_RATE = 80.0  # exp(80) is finite in float32 and float64
+
+
 def _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, *, mistake=()):
     mistakes = {mistake} if isinstance(mistake, str) else set(mistake)
     # --- legacy arguments (LEGACY-MAP, LEGACY-OVERRIDE, LEGACY-WARN) ---------------------------
@@ -50,19 +75,39 @@ def _poisson(input, target, log_input, full, size_average, eps, reduce, reductio
             legacy = "mean" if (sa and rd) else ("sum" if rd else "none")
         if "legacy_no_override" not in mistakes or reduction == "mean":
             reduction = legacy
-        warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{legacy}' instead.",
-                      UserWarning, stacklevel=3)
+        msg = f"size_average and reduce args will be deprecated, please use reduction='{legacy}' instead."
+        if "legacy_deprecation_category" in mistakes:
+            warnings.warn(msg, DeprecationWarning, stacklevel=3)  # "it is a deprecation, after all"
+        elif "legacy_no_warning" not in mistakes:
+            warnings.warn(msg, UserWarning, stacklevel=3)
+        if "legacy_warns_twice" in mistakes:  # the mapping helper warns as well as its caller
+            warnings.warn(msg, UserWarning, stacklevel=3)
     # --- reduction and argument validation (RED-VALID, API-BOOL-ARGS, ERR-ORDER) ---------------
+    if "bool_args_first" in mistakes:  # the flags' types are checked before the reduction
+        _check_bool_args(log_input, full)
     if not isinstance(reduction, str):
         raise TypeError(f"reduction must be a string, got {type(reduction).__name__}")
-    if reduction not in _VALID:
+    if reduction not in _VALID and "no_reduction_check" not in mistakes:
         raise ValueError(f"{reduction} is not a valid value for reduction")
-    if not isinstance(log_input, bool) or not isinstance(full, bool):
-        raise TypeError("poisson_nll_loss(): arguments 'log_input' and 'full' must be bool")
+    _check_bool_args(log_input, full)
+    if "eps_validated" in mistakes and eps <= 0:
+        raise ValueError(f"eps must be positive, got {eps}")
+    if "same_shape_only" in mistakes and input.shape != target.shape:
+        raise ValueError(f"input and target must have the same shape, got {tuple(input.shape)} and "
+                         f"{tuple(target.shape)}")
 
     if "detach_target" in mistakes:
         target = target.detach()
-    out_dtype = None
+    if "clamp_negative_target" in mistakes:
+        target = target.clamp(min=0)  # "counts are never negative"
+    if "int_to_float64" in mistakes:  # integral operands computed in double ("exact for large counts")
+        input = input if input.is_floating_point() else input.double()
+        target = target if target.is_floating_point() else target.double()
+    if "mixed_in_input_dtype" in mistakes and input.is_floating_point() and target.is_floating_point():
+        out_dtype = torch.result_type(input, target)
+        target = target.to(input.dtype)  # "one dtype inside the kernel"; the result is promoted after
+    else:
+        out_dtype = None
     if "float32_compute" in mistakes and (input.dtype == torch.float64 or target.dtype == torch.float64):
         out_dtype = torch.float64
         input, target = input.float(), target.float()
@@ -74,7 +119,15 @@ def _poisson(input, target, log_input, full, size_average, eps, reduce, reductio
 
     # --- elementwise loss (PNLL-VALUE-LOG, PNLL-VALUE-RATE) -----------------------------------
     if log_input:
-        loss = torch.exp(input) - target * input
+        if "log_via_rate" in mistakes:  # log mode turned into rate mode: exp first, then the rate formula
+            rate = torch.exp(input)
+            loss = rate - target * torch.log(rate + eps)
+        elif "detach_rate" in mistakes:
+            loss = torch.exp(input).detach() - target * input  # "no gradient through exp, for stability"
+        elif "clamp_log_input" in mistakes:
+            loss = torch.exp(torch.clamp(input, max=_MAX_LOG_RATE)) - target * input  # "exp must not overflow"
+        else:
+            loss = torch.exp(input) - target * input
     elif "log_plus_eps" in mistakes:
         loss = input - target * (torch.log(input) + eps)
     elif "eps_clamp" in mistakes:
@@ -83,8 +136,16 @@ def _poisson(input, target, log_input, full, size_average, eps, reduce, reductio
         loss = input - target * torch.log(input + eps)
 
     # --- Stirling term (PNLL-STIRLING, PNLL-STIRLING-MASK, PNLL-GRAD-STIRLING-MASK) -----------
+    if full and "warn_full" in mistakes:
+        warnings.warn("full=True uses Stirling's approximation, which is inaccurate for small targets",
+                      UserWarning, stacklevel=3)
     if full and "ignore_full" not in mistakes:
-        masked = target < 1 if "stirling_mask_lt" in mistakes else target <= 1  # NaN t: not masked
+        if "stirling_mask_lt" in mistakes:
+            masked = target < 1
+        elif "stirling_mask_pos" in mistakes:
+            masked = target <= 0  # "the mask only keeps log(0) away"
+        else:
+            masked = target <= 1  # NaN t: not masked
         keep = ~masked
         # evaluate the term on a safe target where it is masked, so its gradient there is exactly 0
         t = torch.where(keep, target, torch.ones_like(target))
@@ -95,17 +156,32 @@ def _poisson(input, target, log_input, full, size_average, eps, reduce, reductio
 
     if shape is not None:
         loss = loss.view(shape)
+    if "nan_as_zero" in mistakes:
+        loss = torch.where(torch.isnan(loss), torch.zeros_like(loss), loss)  # "NaN-safe loss"
 
     # --- reduction (RED-NONE, RED-SUM, RED-MEAN) ----------------------------------------------
     if reduction == "mean":
         if "mean_over_batch" in mistakes:
             loss = loss.sum() / input.shape[0]
+        elif "mean_over_input_numel" in mistakes:
+            loss = loss.sum_to_size(input.shape).mean()  # broadcast target dimensions summed, input's averaged
+        elif "empty_mean_zero" in mistakes and loss.numel() == 0:
+            loss = loss.sum()  # "no division by zero": the mean of nothing is 0
         elif "sequential_sum" in mistakes:
             loss = _sequential_sum(loss) / loss.numel()
+        elif "mean_as_sum_over_n" in mistakes:
+            loss = loss.sum() / loss.numel()  # a float16 sum past 65504 is inf before the division
+        elif "running_total" in mistakes:
+            loss = _running_total(loss) / loss.numel()
         else:
             loss = loss.mean()
     elif reduction == "sum":
-        loss = _sequential_sum(loss) if "sequential_sum" in mistakes else loss.sum()
+        if "sequential_sum" in mistakes:
+            loss = _sequential_sum(loss)
+        elif "running_total" in mistakes:
+            loss = _running_total(loss)
+        else:
+            loss = loss.sum()
 
     if out_dtype is not None:
         loss = loss.to(out_dtype)
@@ -230,17 +306,205 @@ def poisson_keeps_input_dtype(input, target, log_input=True, full=False, size_av
     return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="keep_input_dtype")
 
 
+def poisson_log_via_rate(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                         reduction="mean"):
+    """Mistake: log mode is reduced to rate mode, `rate = exp(x)` then `rate - t*log(rate + eps)`,
+    so eps leaks into log mode and log(exp(x)) is not x where exp(x) is near or below eps (x < -15).
+    Violates PNLL-VALUE-LOG ("eps has no effect")."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="log_via_rate")
+
+
+def poisson_stirling_mask_pos(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                              reduction="mean"):
+    """Mistake: the Stirling term is masked with `t <= 0` (only to keep log(0) away) instead of
+    `t <= 1`, so it is added for 0 < t <= 1. Violates PNLL-STIRLING-MASK."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="stirling_mask_pos")
+
+
+def poisson_same_shape_only(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                            reduction="mean"):
+    """Mistake: input and target must have the same shape (ValueError otherwise), as the
+    documentation pages describe; broadcasting operands are refused. Violates SHAPE-BROADCAST."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="same_shape_only")
+
+
+def poisson_mean_over_input_numel(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                                  reduction="mean"):
+    """Mistake: 'mean' sums the losses over the dimensions target broadcasts and averages over
+    input's elements (`loss.sum_to_size(input.shape).mean()`), i.e. divides by `input.numel()`
+    instead of the element count N of the broadcast shape. Violates RED-MEAN ("not of input")."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="mean_over_input_numel")
+
+
+def poisson_empty_mean_zero(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                            reduction="mean"):
+    """Mistake: 'mean' of an empty input returns the (empty) sum, 0, instead of NaN ("no division
+    by zero"). Violates RED-EMPTY."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="empty_mean_zero")
+
+
+def poisson_running_total(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                          reduction="mean"):
+    """Mistake: 'sum' and 'mean' add 32-element (warp) sums into a running total of the loss's
+    dtype (a kernel atomically adding warp partials into its output): fine in float32/float64 at
+    these sizes, but a float16/bfloat16 total stops growing long before 10^5 elements.
+    Violates RED-ACCURACY (ALLOW-SUM, half-precision accumulation)."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="running_total")
+
+
+def poisson_mean_as_sum_over_n(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                               reduction="mean"):
+    """Mistake: 'mean' is `loss.sum() / N`: in float16 and bfloat16 the sum is rounded to the
+    format before the division, so a sum past 65504 (float16) is inf although the mean is finite
+    (PyTorch's mean accumulates half precision in float32). Violates RED-MEAN / RED-ACCURACY (the
+    accumulator rule of SPECIAL-OVERFLOW: a total inside the accumulator's range comes back finite)."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="mean_as_sum_over_n")
+
+
+def poisson_legacy_no_warning(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                              reduction="mean"):
+    """Mistake (strict): size_average/reduce are mapped and override the reduction, but no
+    deprecation warning is emitted. Violates LEGACY-WARN (missing warning)."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="legacy_no_warning")
+
+
+def poisson_legacy_warns_twice(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                               reduction="mean"):
+    """Mistake (strict): the deprecation warning is emitted twice per call (the mapping helper and its
+    caller both warn). Violates LEGACY-WARN ("exactly one")."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="legacy_warns_twice")
+
+
+def poisson_legacy_deprecation_category(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                                        reduction="mean"):
+    """Mistake (strict): the deprecation is reported as a DeprecationWarning (hidden by Python's
+    default filters) instead of a UserWarning. Violates LEGACY-WARN (category)."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="legacy_deprecation_category")
+
+
+def poisson_warns_full(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                       reduction="mean"):
+    """Mistake (strict): `full=True` emits a UserWarning about Stirling's approximation on every
+    call. Violates ERR-NO-WARNINGS (a spurious warning)."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="warn_full")
+
+
+def poisson_bool_args_first(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                            reduction="mean"):
+    """Mistake (strict): the types of log_input/full are checked before the reduction, so
+    `log_input=0, reduction='bogus'` raises TypeError instead of the reduction's ValueError.
+    Violates ERR-ORDER."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="bool_args_first")
+
+
+def poisson_no_reduction_check(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                               reduction="mean"):
+    """Mistake: an invalid reduction string is not rejected; anything but 'mean' and 'sum' returns
+    the unreduced losses. Violates RED-VALID."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="no_reduction_check")
+
+
+def poisson_eps_validated(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                          reduction="mean"):
+    """Mistake: eps <= 0 is rejected with ValueError ("eps must be positive"), although eps is used
+    as given and zero is a valid eps. Violates API-EPS-ANY (ERR-NO-EXCEPTION-ON-VALUES)."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="eps_validated")
+
+
+def poisson_int_to_float64(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                           reduction="mean"):
+    """Mistake: integral operands are converted to float64 ("exact for large counts"), so an
+    integral (or integral + float32) call returns float64 instead of float32. Violates
+    DTYPE-INT-TO-FLOAT (DTYPE-RESULT)."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="int_to_float64")
+
+
+def poisson_mixed_in_input_dtype(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                                 reduction="mean"):
+    """Mistake: with mixed floating dtypes the target is cast to the input's dtype before the
+    formula ("one dtype inside the kernel") and only the result is promoted: a float64 target with a
+    float16 input is rounded to float16. Violates DTYPE-CONVERT / ALLOW-MIXED (the formula runs on
+    the operands converted to the result dtype)."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="mixed_in_input_dtype")
+
+
+def poisson_detached_rate(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                          reduction="mean"):
+    """Mistake: log mode detaches `exp(x)` ("no gradient through exp, for stability"), so d/dx
+    is `-t` instead of `exp(x) - t`. Violates PNLL-GRAD-INPUT."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="detach_rate")
+
+
+def poisson_clamp_log_input(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                            reduction="mean"):
+    """Mistake: log mode computes `exp(min(x, 80))` so that exp cannot overflow: a float32 or
+    float64 x above 80 gives a finite loss where the formula overflows (and x = +inf gives a
+    finite value). Violates SPECIAL-OVERFLOW / SPECIAL-INF."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="clamp_log_input")
+
+
+def poisson_nan_as_zero(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                        reduction="mean"):
+    """Mistake: NaN elements of the loss are replaced by 0 ("a NaN-safe loss"), so a NaN operand or
+    an out-of-domain rate gives 0. Violates SPECIAL-NAN."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="nan_as_zero")
+
+
+def poisson_clamps_negative_target(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                                   reduction="mean"):
+    """Mistake: the target is clamped to >= 0 ("counts are never negative"), so a negative target
+    is evaluated as 0. Violates PNLL-TARGET-ANY."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="clamp_negative_target")
+
+
+def poisson_lucid_order(input, target, log_input=True, full=False, eps=1e-8, reduction="mean", size_average=None,
+                        reduce=None):
+    """Mistake (in the signature, the body is the correct one): the parameters after the operands
+    follow lucid's order `(log_input, full, eps, reduction)` with the legacy ones last, so a
+    positional `eps` or `reduction` lands in the wrong parameter. Violates API-SIGNATURE
+    (API-POSITIONAL-PITFALL)."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction)
+
+
 # ------------------------------------------------------------------------------------------------
 # Gaussian
 # ------------------------------------------------------------------------------------------------
-def _gaussian(input, target, var, full, eps, reduction, *, mistake=()):
+def _row_major(t):
+    """`t` read as if it were stored row-major from its storage offset, whatever its strides (a kernel
+    that indexes the raw buffer and ignores strides): right for contiguous tensors only."""
+    strides, step = [], 1
+    for n in reversed(t.shape):
+        strides.append(step)
+        step *= n
+    return t.as_strided(t.shape, tuple(reversed(strides)), t.storage_offset())
+
+
+def _check_reduction(reduction, mistakes):
+    if "reduction_keyerror" in mistakes:  # a lookup table of reducers: an unknown string is a KeyError
+        {"none": None, "mean": None, "sum": None}[reduction]
+        return
+    if not isinstance(reduction, str):
+        raise TypeError(f"reduction must be a string, got {type(reduction).__name__}")
+    if reduction not in _VALID:
+        raise ValueError(f"{reduction} is not valid")
+
+
+def _gaussian(input, target, var, full, eps, reduction, *, mistake=(), fused=False):
     mistakes = {mistake} if isinstance(mistake, str) else set(mistake)
+    if "reduction_first" in mistakes:  # the reduction is validated before var
+        _check_reduction(reduction, mistakes)
+    if "assumes_contiguous" in mistakes:
+        input, target = _row_major(input), _row_major(target)
+        var = _row_major(var) if isinstance(var, torch.Tensor) else var
     # --- var: sign, float, shape (GNLL-VAR-NONNEG, GNLL-VAR-FLOAT, GNLL-VAR-SHAPE) --------------
     neg_msg = "var must be non-negative" if "wrong_message" in mistakes else "var has negative entry/entries"
     if isinstance(var, float):
         if var < 0 and "no_negative_check" not in mistakes:
             raise ValueError(neg_msg)
-        var = var * torch.ones_like(input)
+        if "float_var_float32" in mistakes:
+            var = torch.full(input.shape, var)  # the default dtype (float32), not input's
+        else:
+            var = var * torch.ones_like(input)
     elif not isinstance(var, torch.Tensor):
         raise TypeError(f"var must be a Tensor or a float, got {type(var).__name__}")
     elif "no_negative_check" not in mistakes and torch.any(var < 0):
@@ -250,33 +514,97 @@ def _gaussian(input, target, var, full, eps, reduction, *, mistake=()):
             var = var.unsqueeze(0) if "var_per_column" in mistakes else var.unsqueeze(-1)
         elif var.dim() == input.dim() and sum(v for s, v in zip(input.shape, var.shape) if s != v) == 1:
             pass
-        else:
+        elif "var_shape_lenient" not in mistakes:  # lenient: whatever broadcasts is accepted
             raise ValueError("var is of incorrect size")
-    if not isinstance(reduction, str):
-        raise TypeError(f"reduction must be a string, got {type(reduction).__name__}")
-    if reduction not in _VALID:
-        raise ValueError(f"{reduction} is not valid")
+    if "reduction_first" not in mistakes:
+        _check_reduction(reduction, mistakes)
+    if "half_in_bfloat16" in mistakes and torch.float16 in (input.dtype, target.dtype, var.dtype):
+        # "the fast path is bfloat16": half operands are computed in bfloat16, the result cast back
+        out_dtype = torch.promote_types(torch.promote_types(input.dtype, target.dtype), var.dtype)
+        input, target, var = (a.to(torch.bfloat16) if a.dtype == torch.float16 else a for a in (input, target, var))
+    else:
+        out_dtype = None
+    if fused:
+        return _FusedGaussian.apply(input, target, var, full, eps, reduction, frozenset(mistakes))
 
-    # --- the clamp (GNLL-CLAMP, GNLL-GRAD-VAR-CLAMP) ------------------------------------------
+    # --- the clamp (GNLL-CLAMP, GNLL-GRAD-VAR-CLAMP, SHAPE-NO-MUTATION) -------------------------
     if "differentiable_clamp" in mistakes:
         v = torch.clamp(var, min=eps)
     elif "var_plus_eps" in mistakes:
         v = var + eps
+    elif "inplace_clamp" in mistakes:
+        v = var  # "no copy needed": the caller's var is clamped in place
+        with torch.no_grad():
+            v.clamp_(min=eps)
     else:
         v = var.clone()
         with torch.no_grad():
             v.clamp_(min=eps)  # the gradient passes straight through the clamp
 
     # --- elementwise loss (GNLL-VALUE, GNLL-FULL) ---------------------------------------------
-    loss = 0.5 * (torch.log(v) + (input - target) ** 2 / v)
+    if "clamp_log_only" in mistakes:
+        loss = 0.5 * (torch.log(v) + (input - target) ** 2 / var)  # the clamped v only inside the log
+    elif "no_half" in mistakes:
+        loss = torch.log(v) + (input - target) ** 2 / v  # "the 0.5 is a constant factor"
+    else:
+        loss = 0.5 * (torch.log(v) + (input - target) ** 2 / v)
     if full:
         loss += math.log(2 * math.pi) if "full_log_2pi" in mistakes else 0.5 * math.log(2 * math.pi)
+    if out_dtype is not None:
+        loss = loss.to(out_dtype)
 
     if reduction == "mean":
-        return loss.mean()
+        return loss.nanmean() if "nanmean" in mistakes else loss.mean()  # nanmean: "NaN-robust"
     if reduction == "sum":
         return loss.sum()
     return loss
+
+
+class _FusedGaussian(torch.autograd.Function):
+    """The Gaussian loss as one fused operation with a hand-written backward, as a kernel author
+    writes it: forward evaluates the same expression as `_gaussian`, backward the partials of
+    GNLL-GRAD-* in reverse-mode order (ALLOW-GRAD-ORDER: `(0.5*g/v)*(2*d)`,
+    `0.5*g/v - 0.5*g*((d*d/v)/v)`, the 'mean' factor g/N first), each summed back to its operand's
+    shape (GRAD-BROADCAST). The clamp is invisible to the var gradient (GNLL-GRAD-VAR-CLAMP)."""
+
+    @staticmethod
+    def forward(ctx, input, target, var, full, eps, reduction, mistakes):
+        d = input - target
+        v = var.clone()
+        v.clamp_(min=eps)
+        loss = 0.5 * (torch.log(v) + d ** 2 / v)
+        if full:
+            loss += 0.5 * math.log(2 * math.pi)
+        ctx.save_for_backward(d, v)
+        ctx.shapes = (input.shape, target.shape, var.shape)
+        ctx.reduction, ctx.mistakes, ctx.n = reduction, mistakes, loss.numel()
+        if reduction == "mean":
+            return loss.mean()
+        if reduction == "sum":
+            return loss.sum()
+        return loss
+
+    @staticmethod
+    def backward(ctx, g):
+        d, v = ctx.saved_tensors
+        mistakes = ctx.mistakes
+        if "ignores_upstream" in mistakes:
+            g = torch.ones_like(g)  # the local partials only, as if the upstream gradient were 1
+        if ctx.reduction == "mean" and "mean_grad_no_1_over_n" not in mistakes:
+            g = g / ctx.n
+        h = (0.5 * g).expand(d.shape) if ctx.reduction != "none" else 0.5 * g
+        gx = (h / v) * (2 * d)
+        if "var_grad_typo" in mistakes:
+            gv = h / v - h * (d / v / v)  # d instead of d*d
+        else:
+            gv = h / v - h * ((d * d / v) / v)
+        in_shape, t_shape, v_shape = ctx.shapes
+        grad_var = gv.sum_to_size(v_shape) if v_shape != gv.shape else gv
+        if "var_grad_mean" in mistakes and v_shape != gv.shape and grad_var.numel():
+            grad_var = grad_var * (grad_var.numel() / gv.numel())  # averaged over the broadcast dimensions
+        return (gx.sum_to_size(in_shape) if ctx.needs_input_grad[0] else None,
+                (-gx).sum_to_size(t_shape) if ctx.needs_input_grad[1] else None,
+                grad_var if ctx.needs_input_grad[2] else None, None, None, None, None)
 
 
 def gaussian_correct(input, target, var, full=False, eps=1e-6, reduction="mean"):
@@ -321,3 +649,103 @@ def gaussian_wrong_message(input, target, var, full=False, eps=1e-6, reduction="
 def gaussian_full_log_2pi(input, target, var, full=False, eps=1e-6, reduction="mean"):
     """Mistake: full=True adds `log(2*pi)` instead of `0.5*log(2*pi)`. Violates GNLL-FULL."""
     return _gaussian(input, target, var, full, eps, reduction, mistake="full_log_2pi")
+
+
+def gaussian_default_eps(input, target, var, full=False, eps=1e-8, reduction="mean"):
+    """Mistake (in the signature, the body is the correct one): the default eps is 1e-8, the
+    Poisson loss's, instead of 1e-6, so an omitted eps clamps var at 1e-8. Violates API-DEFAULTS."""
+    return _gaussian(input, target, var, full, eps, reduction)
+
+
+def gaussian_no_half(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Mistake: each element is `log(v) + (x - y)**2/v`, without the factor 0.5 ("a constant factor
+    does not change the minimiser"). Violates GNLL-VALUE."""
+    return _gaussian(input, target, var, full, eps, reduction, mistake="no_half")
+
+
+def gaussian_clamp_log_only(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Mistake: the clamped variance is used inside the log only; the quotient divides by the raw
+    var, so var = 0 gives inf/NaN and var < eps a huge loss. Violates GNLL-CLAMP."""
+    return _gaussian(input, target, var, full, eps, reduction, mistake="clamp_log_only")
+
+
+def gaussian_var_shape_lenient(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Mistake: any var shape that broadcasts with input is accepted ("let broadcasting decide"),
+    e.g. var of shape (1,) or (3,) for a (2, 3) input. Violates GNLL-VAR-SHAPE."""
+    return _gaussian(input, target, var, full, eps, reduction, mistake="var_shape_lenient")
+
+
+def gaussian_assumes_contiguous(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Mistake: operands are read as row-major buffers from their storage offset, ignoring strides
+    (a kernel that indexes raw memory): transposed or sliced operands give permuted values, expanded
+    ones read out of bounds. Violates SHAPE-LAYOUT."""
+    return _gaussian(input, target, var, full, eps, reduction, mistake="assumes_contiguous")
+
+
+def gaussian_reduction_first(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Mistake (strict): the reduction is validated before var, so a negative or wrongly sized var
+    with reduction='bogus' raises the reduction's error. Violates ERR-ORDER."""
+    return _gaussian(input, target, var, full, eps, reduction, mistake="reduction_first")
+
+
+def gaussian_reduction_keyerror(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Mistake (strict): the reduction is looked up in a table of reducers, so an invalid reduction
+    raises KeyError instead of ValueError (TypeError for a non-string). Violates ERR-TYPES."""
+    return _gaussian(input, target, var, full, eps, reduction, mistake="reduction_keyerror")
+
+
+def gaussian_float_var_float32(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Mistake: a Python float var becomes `torch.full(input.shape, var)`, a tensor of the default
+    dtype (float32) instead of input's, so float16/bfloat16 inputs give a float32 result.
+    Violates GNLL-VAR-FLOAT (DTYPE-RESULT)."""
+    return _gaussian(input, target, var, full, eps, reduction, mistake="float_var_float32")
+
+
+def gaussian_half_in_bfloat16(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Mistake: float16 operands are computed in bfloat16 ("the fast path") and the result cast
+    back to float16, losing 3 bits. Violates DTYPE-HALF (the float16 allowance of GNLL-VALUE)."""
+    return _gaussian(input, target, var, full, eps, reduction, mistake="half_in_bfloat16")
+
+
+def gaussian_nanmean(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Mistake: 'mean' is `nanmean` ("NaN-robust"): NaN elements are left out instead of making the
+    mean NaN. Violates SPECIAL-NAN ("a reduction over a NaN element is NaN")."""
+    return _gaussian(input, target, var, full, eps, reduction, mistake="nanmean")
+
+
+def gaussian_inplace_clamp(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Mistake: var is clamped in place (`var.clamp_(min=eps)` on the caller's tensor, "no copy
+    needed"): values and gradients are right, but the caller's var is changed. Violates
+    SHAPE-NO-MUTATION."""
+    return _gaussian(input, target, var, full, eps, reduction, mistake="inplace_clamp")
+
+
+def gaussian_fused_correct(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Correct: the fused twin of the `gaussian_fused_*` mistakes: one autograd.Function with a
+    hand-written backward (reverse-mode order, straight-through clamp, sums over broadcast
+    dimensions)."""
+    return _gaussian(input, target, var, full, eps, reduction, fused=True)
+
+
+def gaussian_fused_ignores_upstream(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Mistake: the hand-written backward returns the local partials without multiplying by the
+    upstream gradient (right only for an upstream gradient of 1). Violates GRAD-CHAIN."""
+    return _gaussian(input, target, var, full, eps, reduction, mistake="ignores_upstream", fused=True)
+
+
+def gaussian_fused_mean_no_1_over_n(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Mistake: the hand-written backward of 'mean' forgets the factor 1/N, so every gradient is N
+    times too large. Violates GRAD-REDUCTION."""
+    return _gaussian(input, target, var, full, eps, reduction, mistake="mean_grad_no_1_over_n", fused=True)
+
+
+def gaussian_fused_var_grad_mean(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Mistake: a broadcast var's gradient is averaged over the broadcast dimensions instead of
+    summed. Violates GRAD-BROADCAST."""
+    return _gaussian(input, target, var, full, eps, reduction, mistake="var_grad_mean", fused=True)
+
+
+def gaussian_fused_var_grad_typo(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Mistake: the hand-written var gradient is `0.5*g*(1/v - d/v**2)`, d instead of d**2.
+    Violates GNLL-GRAD-VAR."""
+    return _gaussian(input, target, var, full, eps, reduction, mistake="var_grad_typo", fused=True)
