@@ -79,3 +79,21 @@ def test_gaussian_subnormal_operands(chk, dtype):
     xv = np.array(sub * 2).astype(S.np_dtype(dtype))
     conform(chk, gaussian_call(xv, xv * 0, np.array(sub[::-1] * 2).astype(S.np_dtype(dtype)), False, None,
                                kwargs={"eps": 0.0}), value_clause="SPECIAL-SUBNORMAL")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_poisson_nan_reduction(chk, reduction, dtype):
+    """SPECIAL-NAN: a reduction over a NaN element is NaN (not skipped, not zero)."""
+    chk.clause = "SPECIAL-NAN"
+    x, t = _grid(dtype, [0.5, 1.0, NAN], [2.0, 3.0])
+    conform(chk, poisson_call(x, t, True, False, None, kwargs={"reduction": reduction}), value_clause="SPECIAL-NAN")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_gaussian_nan_reduction(chk, reduction, dtype):
+    chk.clause = "SPECIAL-NAN"
+    x, y = _grid(dtype, [0.5, NAN, 2.0], [1.0, 0.0])
+    v = np.ones_like(x)
+    conform(chk, gaussian_call(x, y, v, False, None, kwargs={"reduction": reduction}), value_clause="SPECIAL-NAN")

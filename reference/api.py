@@ -362,8 +362,9 @@ def accumulator(fmt: Format) -> Format:
 
 
 def _reduced_output(elems, counts, n, reduction, fmt, cfmt, res_dtype, compute, precision, any_flagged, naive_of):
-    """RED-SUM / RED-MEAN with ALLOW-SUM / ALLOW-MEAN: the exact reduction of the exact elements."""
-    total, bound = sum_terms([e.exact[0] for e in elems], [e.bound[0] for e in elems], counts, cfmt)
+    """RED-SUM / RED-MEAN with ALLOW-SUM / ALLOW-MEAN: the exact reduction of the exact elements.
+    The summation is bounded in the accumulator's format (float32 for float16 and bfloat16)."""
+    total, bound = sum_terms([e.exact[0] for e in elems], [e.bound[0] for e in elems], counts, accumulator(cfmt))
     nv = None
     if any_flagged:
         alts = len(naive_of(0, 0))
@@ -380,7 +381,7 @@ def _reduced_output(elems, counts, n, reduction, fmt, cfmt, res_dtype, compute, 
         nv = alts or None
     if reduction == "mean":
         total = total / n if n else mpf("nan")
-        bound = bound / n + float(cfmt.u) * abs(float(total)) if n else 0.0
+        bound = bound / n + float(accumulator(cfmt).u) * abs(float(total)) if n else 0.0
         if nv is not None:
             nv = tuple(fmt.round(v / n) for v in nv)
     return Quantity("output", (), res_dtype, [total], [allowance(bound, total, fmt)], [nv], compute, precision)
