@@ -235,4 +235,3 @@ def _persistent_compilation_cache(jax) -> None:
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    jax.config.update("jax_compilation_cache_max_size", 1 << 30)  # least recently used entries go beyond 1 GiB
