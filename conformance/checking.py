@@ -232,7 +232,7 @@ def conform(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=Non
 
 
 def evaluate(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=None, sample_axes=None,
-             shape_clause=CLAUSE_SHAPE, bitwise=False, raise_clause=None) -> tuple[list, Expected]:
+             shape_clause=CLAUSE_SHAPE, bitwise=False, raise_clause=None, attribute=True) -> tuple[list, Expected]:
     """Every deviation of `call` on the backend, as payloads (nothing is recorded or raised)."""
     exp = expect(call)
     out = chk.adapter.run(call)
@@ -330,9 +330,10 @@ def evaluate(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=No
                         dtype_clause=CLAUSE_GRAD_DTYPE,
                         twin=None if tw_out is None else tw_out.grads.get(name),
                         bits_clause=bits_clause if aspect_bits else None, pytorch=ref)
-    _attribute_reduction(chk, call, exp, devs)
-    _attribute_term(chk, call, devs)
-    _attribute_upstream(chk, call, exp, devs)
+    if attribute:  # never inside an attribution's own sub-evaluation (no recursion)
+        _attribute_reduction(chk, call, exp, devs)
+        _attribute_term(chk, call, devs)
+        _attribute_upstream(chk, call, exp, devs)
     _add_expected_to_repro(devs)
     return devs, exp
 
@@ -372,7 +373,7 @@ def _attribute_upstream(chk, call, exp, devs) -> None:
         if small is None:
             continue
         try:
-            sub, _ = evaluate(chk, small)
+            sub, _ = evaluate(chk, small, attribute=False)
         except Exception:  # noqa: BLE001
             continue
         if not any(q["quantity"] == p["quantity"] and q.get("kind") == "value" for q in sub):
@@ -399,7 +400,7 @@ def _attribute_term(chk, call, devs) -> None:
                 continue
             off = Call(c.loss, "functional", c.operands, (), dict(c.kwargs, **{flag: False}))
             try:
-                sub, _ = evaluate(chk, off)
+                sub, _ = evaluate(chk, off, attribute=False)
             except Exception:  # noqa: BLE001
                 continue
             base = [q for q in sub if q["quantity"] == "output" and q.get("kind") == "value"]
@@ -615,7 +616,7 @@ def _attribute_reduction(chk, call, exp, devs) -> None:
     plain = Call(call.loss, "functional", dict(call.operands), (), kwargs)
     if "functional" not in chk.adapter.caps.forms:
         return
-    sub, _ = evaluate(chk, plain)
+    sub, _ = evaluate(chk, plain, attribute=False)
     elem = [p for p in sub if p["quantity"] == "output" and p["kind"] == "value"]
     if not elem:
         return
