@@ -7,10 +7,11 @@ payload (the data a report needs) filed under the most specific clause:
 
 * an element's value is judged under the clause of the formula's region it falls in (the loss
   module's `clause`, through `Expected.clause_of`): the Stirling mask, the var clamp, a NaN operand;
-* a call that is not in its plainest form (module form, positional or legacy arguments,
-  non-contiguous operands) is run a second time in that form (`reference.api.canonical`, the
-  *twin*). An element whose value differs between the two is the aspect's deviation (the check's
-  `value_clause`: a layout, a binding); one that is wrong in both is the formula's;
+* a call that departs from its canonical form (module form, positional, legacy or omitted
+  arguments, non-contiguous operands) is also run with each departure undone
+  (`reference.api.twins`). An element that a twin gets right is that departure's deviation; one
+  that is wrong in every form is the formula's. A layout and a module call must also give their
+  twin's bits (SHAPE-LAYOUT, API-MODULE-FUNCTIONAL);
 * a wrong reduced value whose elements are themselves wrong is filed under the elements' clause.
 
 The check context decides what a deviation does (`CheckContext.fail`): an expected one (the
@@ -29,8 +30,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from reference.allowance import judge
-from reference.api import (DEPARTURE_CLAUSES, Call, Expected, Quantity, canonical, departures, expect,
-                           is_canonical, module_attrs)
+from reference.api import DEPARTURE_CLAUSES, Call, Expected, Quantity, canonical, expect, module_attrs, twins
 from reference.floats import FORMATS
 
 from . import specindex
@@ -209,19 +209,19 @@ def _raised_text(r) -> str:
 
 
 def conform(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=None, sample_axes=None,
-            shape_clause=CLAUSE_SHAPE, bitwise=False, raise_clause=None) -> Expected:
+            shape_clause=CLAUSE_SHAPE, raise_clause=None) -> Expected:
     """Run `call` on the backend and check it against the reference (see module docstring).
 
     value_clause / grad_clause: the clause of the aspect the check is about (a clause id, or a
     function (flat_index) / (operand name, flat_index) -> clause id). An element's deviation is
     filed under it where the call's twin (its plainest equivalent) gives a different value, or
-    where the reference knows no region clause; otherwise under the region's clause. bitwise: the
-    aspect requires the twin's result bit for bit (SHAPE-LAYOUT, API-MODULE-FUNCTIONAL).
-    sample_axes: a function (flat_index) -> (a, b) giving accuracy-map coordinates.
+    where the reference knows no region clause; otherwise under the region's clause. A layout or a
+    module call must also give its twin's bits (BITWISE). raise_clause: the clause of a raise where
+    a result is required. sample_axes: a function (flat_index) -> (a, b) giving accuracy-map coordinates.
     """
     call = chk.require_form(call)
     devs, exp = evaluate(chk, call, value_clause=value_clause, grad_clause=grad_clause, sample_axes=sample_axes,
-                         shape_clause=shape_clause, bitwise=bitwise, raise_clause=raise_clause)
+                         shape_clause=shape_clause, raise_clause=raise_clause)
     for p in devs:
         if chk.expected(p["clause"]) is None and (
                 (chk.mode == "survey" and signature(p) not in chk.found)
@@ -232,7 +232,7 @@ def conform(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=Non
 
 
 def evaluate(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=None, sample_axes=None,
-             shape_clause=CLAUSE_SHAPE, bitwise=False, raise_clause=None, attribute=True) -> tuple[list, Expected]:
+             shape_clause=CLAUSE_SHAPE, raise_clause=None, attribute=True) -> tuple[list, Expected]:
     """Every deviation of `call` on the backend, as payloads (nothing is recorded or raised)."""
     exp = expect(call)
     out = chk.adapter.run(call)
@@ -291,14 +291,15 @@ def evaluate(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=No
         # a raise where a result is required: filed under the aspect the call exercises when its
         # plainest twin does not raise (e.g. a broadcasting or layout failure), else generally
         clause = CLAUSE_NO_RAISE
-        twin = _twin(chk, call)
-        aspect = raise_clause or (value_clause if isinstance(value_clause, str) else None)
+        tws = _twins(chk, call)
+        aspect = value_clause if isinstance(value_clause, str) else None
+        fixed = next((c for c, o in tws if o.raised is None), None)
         if raise_clause:
             clause = raise_clause
-        elif twin is not None and aspect and twin[1].raised is None:
-            clause = aspect
-        elif aspect in ("SHAPE-BROADCAST", "GNLL-VAR-UNSQUEEZE", "GNLL-VAR-SHAPE", "SHAPE-ZERO-DIM", "RED-EMPTY"):
-            clause = aspect
+        elif fixed is not None:
+            clause = fixed  # undoing that departure, the call returns: the departure raised
+        elif aspect and aspect not in DEPARTURE_CLAUSES and not tws:
+            clause = aspect  # an aspect no twin changes (broadcasting, a var shape, 0-d, empty)
         p = _base(call, out, clause, "error", "raised",
                   f"the backend raised {out.raised.type} at {out.raised.where} where the spec requires a result",
                   raised=True)
@@ -306,16 +307,12 @@ def evaluate(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=No
         devs.append(p)
         return devs, exp
 
-    twin = _twin(chk, call)
-    tw_out = twin[1] if twin is not None and twin[1].raised is None else None
+    tws = [(c, o) for c, o in _twins(chk, call) if o.raised is None]
     ref = _LazyPytorch(chk, call)
-    aspect_bits = bitwise or call.form == "module"
-    bits_clause = value_clause if (bitwise and isinstance(value_clause, str)) else "API-MODULE-FUNCTIONAL"
 
     # --- the output ------------------------------------------------------------------------------
     _check_quantity(chk, call, out, exp, exp.output, out.output, out.output_dtype, value_clause, sample_axes, devs,
-                    shape_clause=shape_clause, twin=None if tw_out is None else tw_out.output,
-                    bits_clause=bits_clause if aspect_bits else None, pytorch=ref)
+                    shape_clause=shape_clause, twins=[(c, o.output) for c, o in tws], pytorch=ref)
     for name in call.grad_wrt:
         q = exp.grads.get(name)
         if q is None:
@@ -327,9 +324,7 @@ def evaluate(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=No
             continue
         clause = (lambda i, name=name: grad_clause(name, i)) if callable(grad_clause) else grad_clause
         _check_quantity(chk, call, out, exp, q, out.grads[name], out.grad_dtypes.get(name), clause, None, devs,
-                        dtype_clause=CLAUSE_GRAD_DTYPE,
-                        twin=None if tw_out is None else tw_out.grads.get(name),
-                        bits_clause=bits_clause if aspect_bits else None, pytorch=ref)
+                        dtype_clause=CLAUSE_GRAD_DTYPE, twins=[(c, o.grads.get(name)) for c, o in tws], pytorch=ref)
     if attribute:  # never inside an attribution's own sub-evaluation (no recursion)
         _attribute_reduction(chk, call, exp, devs)
         _attribute_term(chk, call, devs)
@@ -347,8 +342,13 @@ def _attribute_upstream(chk, call, exp, devs) -> None:
              and p["clause"] != "GRAD-BROADCAST" and p.get("index") is not None]
     if not grads or exp.output is None or "functional" not in chk.adapter.caps.forms:
         return
-    c = canonical(call)
-    if c is None or any(not isinstance(v, np.ndarray) for v in call.operands.values()):
+    # the variant keeps the call's own arguments (an omitted default stays omitted, a layout stays),
+    # so that a departure is never mistaken for the upstream factor; only the reduction and the
+    # upstream gradient change, which needs them passed by keyword in the functional form
+    if (call.form != "functional" or call.args or any(k in call.kwargs for k in ("size_average", "reduce"))
+            or canonical(call) is None):
+        return
+    if any(not isinstance(v, np.ndarray) for v in call.operands.values()):
         return
     shapes = {np.shape(v) for v in call.operands.values()}
     if len(shapes) != 1:
@@ -361,13 +361,13 @@ def _attribute_upstream(chk, call, exp, devs) -> None:
         g = 1.0 if call.grad_output is None else float(np.asarray(call.grad_output, dtype=np.float64))
         n = int(np.prod(shape)) if exp.reduction == "mean" else 1
         up, clause = np.full(shape, g / max(n, 1)).astype(dtype), "GRAD-REDUCTION"
-    elif call.grad_output is not None:
+    elif call.grad_output is not None and np.any(np.asarray(call.grad_output, dtype=np.float64) != 1):
         up, clause = np.ones(shape).astype(dtype), "GRAD-CHAIN"
     else:
         return
     if not chk.counts(clause):
         return
-    variant = replace(c, kwargs=dict(c.kwargs, reduction="none"), grad_output=up)
+    variant = replace(call, kwargs=dict(call.kwargs, reduction="none"), grad_output=up)
     for p in grads:
         small = _element_call(variant, p) if shape else variant
         if small is None:
@@ -437,23 +437,23 @@ def _same_attr(got, want) -> bool:
     return type(got) is type(want) and got == want
 
 
-def _twin(chk, call):
-    """(twin call, its outcome) where `call` is not in its plainest form and the backend can run
-    that form; else None. Memoised on the call object for one evaluation."""
-    if is_canonical(call) or "functional" not in chk.adapter.caps.forms:
-        return None
-    cached = getattr(call, "_lossconform_twin", None)
+def _twins(chk, call) -> list:
+    """[(clause, outcome)] of the call's twins the backend can run (reference.api.twins): each
+    undoes one departure from the canonical form. Memoised on the call object."""
+    cached = getattr(call, "_lossconform_twins", None)
     if cached is not None:
         return cached
-    tw = canonical(call)
-    if tw is None:
-        return None
-    res = (tw, chk.adapter.run(tw))
+    res = [(clause, chk.adapter.run(tw)) for clause, tw in twins(call) if tw.form in chk.adapter.caps.forms
+           and all(v in (None, "contiguous") or v in chk.adapter.caps.layouts for v in tw.layout.values())]
     try:
-        object.__setattr__(call, "_lossconform_twin", res)
+        object.__setattr__(call, "_lossconform_twins", res)
     except AttributeError:
         pass
     return res
+
+
+# the departures whose twin must give the same bits, not only a conforming value (SPEC)
+BITWISE = ("SHAPE-LAYOUT", "API-MODULE-FUNCTIONAL")
 
 
 def _describe(out) -> str:
@@ -509,8 +509,7 @@ def _same_bits(a, b) -> bool:
 
 
 def _check_quantity(chk, call, out, exp, q: Quantity, got_arr, got_dtype, clause, sample_axes, devs,
-                    dtype_clause=CLAUSE_DTYPE, shape_clause=CLAUSE_SHAPE, twin=None, bits_clause=None,
-                    pytorch=None) -> None:
+                    dtype_clause=CLAUSE_DTYPE, shape_clause=CLAUSE_SHAPE, twins=(), pytorch=None) -> None:
     qname = q.name
     if got_arr is None:
         devs.append(_base(call, out, shape_clause, qname, "missing", "the backend returned no output"))
@@ -530,30 +529,30 @@ def _check_quantity(chk, call, out, exp, q: Quantity, got_arr, got_dtype, clause
         return
     fmt = FORMATS[q.dtype]
     flat = got_arr.astype(np.float64).ravel()
-    tflat = None
-    if twin is not None:
-        tw = np.asarray(twin)
-        if tuple(tw.shape) == tuple(got_arr.shape):
-            tflat = tw.astype(np.float64).ravel()
+    tflats = [(c, np.asarray(a).astype(np.float64).ravel()) for c, a in twins
+              if a is not None and tuple(np.shape(a)) == tuple(got_arr.shape)]
     worst: dict = {}  # (clause, shared with PyTorch) -> (score, i, g, verdict)
     failing = []
-    bits = None
+    reduced = qname == "output" and exp.reduction != "none"
+    bits: dict = {}  # departure clause -> (first element whose bits differ from its twin, twin value)
     for i, g in enumerate(flat):
         v = judge(float(g), q.exact[i], q.allow[i], fmt, q.naive[i])
         if sample_axes is not None:
             a, b = sample_axes(i)
             chk.samples.append((a, b, v.normalized, v.via))
-        differs = tflat is not None and not _same_bits(float(g), float(tflat[i]))
-        if differs and bits_clause and bits is None and chk.counts(bits_clause):
-            bits = i
+        differs = [(c, t) for c, t in tflats if not _same_bits(float(g), float(t[i]))]
+        for c, t in differs:  # a reduced value's summation order may follow the layout (SHAPE-LAYOUT)
+            if c in BITWISE and c not in bits and chk.counts(c) and not (reduced and c == "SHAPE-LAYOUT"):
+                bits[c] = (i, float(t[i]))
         if v.ok:
             continue
         region = exp.clause_of(qname, i)
         aspect = clause(i) if callable(clause) else clause
-        if differs and judge(float(tflat[i]), q.exact[i], q.allow[i], fmt, q.naive[i]).ok:
-            # the plainest twin is right where the call is wrong: the departure is at fault
-            cl = aspect if aspect in DEPARTURE_CLAUSES else (departures(call) or (aspect,))[0]
-        elif aspect and aspect not in DEPARTURE_CLAUSES:  # an aspect the twin does not change
+        # the twin that undoes one departure is right where the call is wrong: that departure
+        blame = next((c for c, t in differs if judge(float(t[i]), q.exact[i], q.allow[i], fmt, q.naive[i]).ok), None)
+        if blame is not None:
+            cl = blame
+        elif aspect and aspect not in DEPARTURE_CLAUSES:  # an aspect the twins do not change
             cl = aspect
         else:
             cl = region or aspect
@@ -577,13 +576,14 @@ def _check_quantity(chk, call, out, exp, q: Quantity, got_arr, got_dtype, clause
             e = chk.pytorch.entry(chk.check, cl)
             p["pytorch"] = {"reason": e.reason, "link": e.link}
         devs.append(p)
-    if bits is not None and not any(k[0] == bits_clause for k in worst):
-        i = bits
-        p = _base(call, out, bits_clause, qname, "bits",
-                  f"{qname}[{i}]: {_text(float(flat[i]))} here, {_text(float(tflat[i]))} from the plainest "
-                  "equivalent call: the spec requires the same bits")
+    for c, (i, tv) in bits.items():
+        if any(k[0] == c for k in worst):
+            continue
+        p = _base(call, out, c, qname, "bits",
+                  f"{qname}[{i}]: {_text(float(flat[i]))} here, {_text(tv)} from the same call with that "
+                  "departure undone: the spec requires the same bits")
         p["index"] = [int(k) for k in np.unravel_index(i, q.shape)] if q.shape else []
-        p["expected"], p["got"] = _text(float(tflat[i])), _text(float(flat[i]))
+        p["expected"], p["got"] = _text(tv), _text(float(flat[i]))
         devs.append(p)
 
 

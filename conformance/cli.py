@@ -1,18 +1,15 @@
 """`python -m conformance`: run the checks against a backend, list backends, merge reports.
 
-    run      --backend NAME [--poisson-fn SPEC] [--gaussian-fn SPEC] [--loss L,..] [--dtype D,..]
-             [--profile quick|standard|thorough] [--level core|api|strict] [--expectations FILE]
-             [--json PATH] [--report DIR] [--junit PATH] [--seed N] [--explore]
-             [--save-counterexamples DIR] [--timeout SECONDS]
+    run      --backend NAME [options: see conformance/options.py or `run --help`]
     list     the backends and, for each, whether it can run here (and why not)
     report   RESULTS.json... --out reports/index.html   (a page per run plus the matrix)
 
 Exit codes: 0 conformant (failures only where expected), 1 unexpected failures or stale
-expectations, 2 usage or configuration error, 3 backend unavailable.
+expectations, 2 usage or configuration error, 3 backend unavailable, 130 interrupted (what finished
+is written, marked incomplete).
 
-The checks run in a child pytest process that appends one JSON record per check to a file; this
-parent watches it, so a backend that crashes the process (CRASH) or hangs (TIMEOUT) costs one
-check, not the run: the child is restarted on the checks not yet done.
+The checks run in worker processes (conformance/workers.py), first surveying every check, then
+shrinking each distinct failure once; a crash or a hang costs one check, not the run.
 """
 
 from __future__ import annotations

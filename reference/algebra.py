@@ -292,15 +292,15 @@ class Tracked:
             exact = to_mpf(c) if not isinstance(c, mpf) else c
             v = float(exact)
             # ALLOW-CONST: a constant carries the error of its rounding into the format
-            got = TNum(v, float(abs(exact - self.fmt.round(exact))), False, self, abs(v), abs(v))
+            got = self.NUM(v, float(abs(exact - self.fmt.round(exact))), False, self, abs(v), abs(v))
             self._consts[c] = got
         return got
 
     def _make(self, z, e, o, rel, p, m):
         """A result: propagated bound `e` plus this operation's own rounding (rel*u*|z| + eta)."""
         fz = abs(z)
-        return TNum(z, e + rel * self.u * fz + self.eta, o or fz > self.maxf, self, p if p is not None else fz,
-                    m if m > fz else fz)
+        return self.NUM(z, e + rel * self.u * fz + self.eta, o or fz > self.maxf, self, p if p is not None else fz,
+                        m if m > fz else fz)
 
     def exp(self, a):
         try:
@@ -328,7 +328,7 @@ class Tracked:
 
     def clamp_min(self, a, lo):
         z = math.nan if (a.v != a.v or lo.v != lo.v) else (a.v if a.v >= lo.v else lo.v)
-        return TNum(z, max(a.e, lo.e), a.o or lo.o, self, abs(z), max(a.m, lo.m, abs(z)))
+        return self.NUM(z, max(a.e, lo.e), a.o or lo.o, self, abs(z), max(a.m, lo.m, abs(z)))
 
     @staticmethod
     def le(a, b) -> bool:
@@ -408,27 +408,23 @@ class TNum:
         return TNum(-self.v, self.e, self.o, self.c, self.p, self.m)
 
 
+Tracked.NUM = TNum  # the class of its values (MixedTracked's formats use a subclass)
+
+
 # --- Mixed formats, step by step (ALLOW-MIXED) ---------------------------------------------------
 class _FTracked(Tracked):
     """Tracked in one format, whose results remember it (for MixedTracked)."""
 
-    def _make(self, z, e, o, rel, p, m):
-        fz = abs(z)
-        return MTNum(z, e + rel * self.u * fz + self.eta, o or fz > self.maxf, self, p if p is not None else fz,
-                     m if m > fz else fz)
-
-    def const(self, c):
-        got = self._consts.get(c)
-        if got is None:
-            exact = to_mpf(c) if not isinstance(c, mpf) else c
-            v = float(exact)
-            got = MTNum(v, float(abs(exact - self.fmt.round(exact))), False, self, abs(v), abs(v))
-            self._consts[c] = got
-        return got
-
-    def clamp_min(self, a, lo):
-        z = math.nan if (a.v != a.v or lo.v != lo.v) else (a.v if a.v >= lo.v else lo.v)
-        return MTNum(z, max(a.e, lo.e), a.o or lo.o, self, abs(z), max(a.m, lo.m, abs(z)))
+    def _div(self, a, b):  # TNum.__truediv__'s bound, the result in this format
+        z = _fdiv(a.v, b.v)
+        fb = abs(b.v)
+        if b.e == 0.0 and a.e == 0.0:
+            e = 0.0
+        elif b.e < fb:
+            e = (a.e + abs(z) * b.e) / (fb - b.e)
+        else:
+            e = math.inf
+        return self._make(z, e, a.o or b.o, 1.0, _fdiv(a.p, fb) if fb else abs(z), max(a.m, b.m))
 
 
 class _Weak:
@@ -512,19 +508,7 @@ class MTNum(TNum):
         return MTNum(-self.v, self.e, self.o, self.c, self.p, self.m)
 
 
-def _ftracked_div(self, a, b):
-    z = _fdiv(a.v, b.v)
-    fb = abs(b.v)
-    if b.e == 0.0 and a.e == 0.0:
-        e = 0.0
-    elif b.e < fb:
-        e = (a.e + abs(z) * b.e) / (fb - b.e)
-    else:
-        e = math.inf
-    return self._make(z, e, a.o or b.o, 1.0, _fdiv(a.p, fb) if fb else abs(z), max(a.m, b.m))
-
-
-_FTracked._div = _ftracked_div
+_FTracked.NUM = MTNum
 
 
 class MixedTracked:

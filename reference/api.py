@@ -9,7 +9,7 @@ backend's `Outcome` with this and never restate a rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import mpmath
 import numpy as np
@@ -183,6 +183,28 @@ def departures(call: Call) -> tuple:
     if not call.args and not set(c.kwargs) <= set(call.kwargs):
         out.append("API-DEFAULTS")
     return tuple(out)
+
+
+def twins(call: Call) -> list:
+    """[(clause, call)]: for each way `call` departs from its canonical form, the call with that
+    departure alone undone: contiguous operands (SHAPE-LAYOUT), the functional form with the
+    arguments bound by keyword (API-MODULE-FUNCTIONAL for a plain module call, else the binding's
+    clause), every default spelled out (API-DEFAULTS). Where the call and such a twin disagree and
+    the twin is right, that departure is at fault."""
+    c = canonical(call)
+    if c is None:
+        return []
+    deps = departures(call)
+    out = []
+    if "SHAPE-LAYOUT" in deps:
+        out.append(("SHAPE-LAYOUT", replace(call, layout={})))
+    binding = [d for d in deps if d not in ("SHAPE-LAYOUT", "API-DEFAULTS")]
+    if binding:
+        plain_module = call.form == "module" and not call.args and "LEGACY-OVERRIDE" not in binding
+        out.append(("API-MODULE-FUNCTIONAL" if plain_module else binding[0], replace(c, layout=dict(call.layout))))
+    elif "API-DEFAULTS" in deps:
+        out.append(("API-DEFAULTS", replace(call, kwargs=dict(c.kwargs))))
+    return out
 
 
 def is_canonical(call: Call) -> bool:

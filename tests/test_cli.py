@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.procs import workers_of
+
 ROOT = Path(__file__).resolve().parent.parent
 STATUSES = ("PASS", "FAIL", "XFAIL", "XPASS", "ERROR", "CRASH", "TIMEOUT", "NA", "SKIP")
 
@@ -228,16 +230,7 @@ def test_interrupt_stops_the_child(tmp_path):
     spec = f"{fn}:loss"
 
     def children():
-        pids = []
-        for d in Path("/proc").iterdir():
-            if d.name.isdigit():
-                try:
-                    cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                except OSError:
-                    continue
-                if "--results-jsonl" in cmd and spec in cmd:
-                    pids.append(int(d.name))
-        return pids
+        return workers_of(spec)
 
     e = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
     proc = subprocess.Popen([sys.executable, "-m", "conformance", "run", "--backend", "torch", "--poisson-fn", spec,

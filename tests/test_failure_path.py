@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.procs import workers_of
+
 ROOT = Path(__file__).resolve().parent.parent
 CANDIDATES = "tests/mistakes/candidates.py"
 
@@ -171,19 +173,6 @@ SLEEPER = """
 """
 
 
-def _workers_of(spec):
-    pids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if "--results-jsonl" in cmd and spec in cmd:
-                pids.append(int(d.name))
-    return pids
-
-
 def _start_sleeping_run(tmp_path, *extra):
     fn = write(tmp_path / "sleeper.py", SLEEPER)
     spec = f"{fn}:loss"
@@ -192,9 +181,9 @@ def _start_sleeping_run(tmp_path, *extra):
                              "--loss", "poisson", *extra], cwd=ROOT, env=e, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 90
-    while not _workers_of(spec) and time.monotonic() < deadline and proc.poll() is None:
+    while not workers_of(spec) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
-    assert _workers_of(spec), "no worker started"
+    assert workers_of(spec), "no worker started"
     return proc, spec
 
 
@@ -207,11 +196,11 @@ def test_sigkill_of_the_parent_leaves_no_worker(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         deadline = time.monotonic() + 10
-        while _workers_of(spec) and time.monotonic() < deadline:
+        while workers_of(spec) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not _workers_of(spec), "a worker outlived its parent killed with SIGKILL"
+        assert not workers_of(spec), "a worker outlived its parent killed with SIGKILL"
     finally:
-        for pid in _workers_of(spec):
+        for pid in workers_of(spec):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -225,7 +214,7 @@ def test_sigterm_writes_what_finished_and_a_heartbeat_talks(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-        for pid in _workers_of(spec):
+        for pid in workers_of(spec):
             os.kill(pid, signal.SIGKILL)
     assert proc.returncode == 130, stdout + stderr
     assert "running poisson." in stdout, stdout  # the heartbeat names the check that runs
