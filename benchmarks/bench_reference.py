@@ -40,22 +40,14 @@ from mpmath import mpf  # noqa: E402
 
 from reference import cache  # noqa: E402
 from reference import elementwise as ew  # noqa: E402
-from reference.allowance import SAFETY, allowance  # noqa: E402
+from reference.allowance import allowance  # noqa: E402
 from reference.api import Call, expect  # noqa: E402
 from reference.floats import FORMATS  # noqa: E402
 
 TARGET = 20_000
 
 
-def mpf_allowance(bound, exact, fmt):
-    """The allowance as it was written before (mpf operations): the "before" side."""
-    if not mpmath.isfinite(exact):
-        return mpf(0)
-    r = fmt.round(exact)
-    half = fmt.ulp(r if mpmath.isfinite(r) else fmt.max) / 2
-    if bound != bound or bound == math.inf:
-        return half
-    return SAFETY * mpf(bound) + half
+from reference.allowance import allowance_mpf as mpf_allowance  # noqa: E402 - the definition
 
 
 def points(n, seed=1):

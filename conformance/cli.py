@@ -27,8 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-from conformance.results import (DTYPES, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE,  # noqa: F401
-                                 SCHEMA_VERSION, STATUSES)
+from conformance.results import DTYPES, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, STATUSES
 
 
 class UsageError(Exception):

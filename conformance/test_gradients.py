@@ -6,7 +6,6 @@ are always part of the drawn cases.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st

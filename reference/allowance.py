@@ -51,6 +51,12 @@ def allowance(bound: float, exact, fmt: Format):
     """
     if type(bound) is float and isinstance(exact, mpf):
         return _allowance_raw(bound, exact._mpf_, fmt)
+    return allowance_mpf(bound, exact, fmt)
+
+
+def allowance_mpf(bound, exact, fmt: Format):
+    """ALLOW-ELEMENT written with mpf operations: the definition the raw-number route is checked
+    against (tests/test_reference_fastpath.py) and measured against (benchmarks)."""
     if not mpmath.isfinite(exact):
         return mpf(0)
     r = fmt.round(exact)
