@@ -2,7 +2,8 @@
 
 Element strategies mix the edges that matter to these losses (targets 0, 1 and 1 +- ulp, eps
 regimes, subnormals) with ranges where every dtype stays finite, so a drawn case tests arithmetic,
-not overflow (overflow and special values have their own checks).
+not overflow (overflow and special values have their own checks; `past_the_format` is the
+reductions' regime whose total passes the dtype's largest value).
 """
 
 from __future__ import annotations
@@ -103,6 +104,35 @@ def variance(dtype, eps=1e-6):
     near = [v for v in (0.0, eps, next_up(eps, dtype), next_down(eps, dtype), eps / 10, 1.0) if v >= 0]
     hi = 100.0 if dtype == "float16" else 1e4
     return st.one_of(with_edges(dtype, floats(dtype, 0.0, hi), near), floats(dtype, 0.0, 1e-5))
+
+
+# --- totals past the format: the accumulator rule of SPECIAL-OVERFLOW ----------------------------
+PAST_N = (32, 48)  # elements of a past-the-format draw: enough for the smallest terms below
+
+
+def accumulates_wider(dtype: str) -> bool:
+    """True where a reduction accumulates in a format whose range holds PAST_N[1] of the dtype's
+    largest values (the reference's `accumulator` rule: float16 sums in float32; bfloat16 too, but
+    float32's range is hardly wider than bfloat16's), so a total can pass the dtype's largest
+    finite value while the accumulated sum, and the mean, stay finite."""
+    from reference.api import accumulator
+
+    fmt = FORMATS[dtype]
+    return accumulator(fmt).max > PAST_N[1] * fmt.max
+
+
+def past_the_format(dtype: str, kind: str):
+    """Elements whose terms are each finite and at least 1/17 of the dtype's largest value, so
+    that 32 or more of them total past it (a sum that overflows the format, a mean that does not):
+    `kind` is "log_rate" / "rate" (Poisson input), "counts", "mean_hi" / "mean_lo" / "variance"
+    (Gaussian operands at opposite ends, a variance near 1)."""
+    top = float(FORMATS[dtype].max)
+    lo_log = math.log(top) - 2.6  # exp(x) in [top/13.5, top/3]
+    ranges = {"log_rate": (lo_log, math.log(top) - 1.1), "rate": (top / 16, top / 4), "counts": (0.0, 8.0),
+              "mean_hi": (math.sqrt(top) * 0.35, math.sqrt(top) * 0.39),
+              "mean_lo": (-math.sqrt(top) * 0.39, -math.sqrt(top) * 0.35), "variance": (0.5, 2.0)}
+    lo, hi = ranges[kind]
+    return floats(dtype, lo, hi, subnormal=False)
 
 
 def shapes(min_dims=0, max_dims=3, min_side=1, max_side=4):

@@ -43,7 +43,12 @@ def gaussian_call(x, y, v, full, eps, form="functional", **extra):
 
 
 @st.composite
-def poisson_operands(draw, dtype, log_input):
+def poisson_operands(draw, dtype, log_input, past=False):
+    """Input and target of one shape; `past`: terms whose total passes the dtype's largest value."""
+    if past:
+        shape = (draw(st.integers(*S.PAST_N)),)
+        x = draw(S.array(dtype, shape, S.past_the_format(dtype, "log_rate" if log_input else "rate")))
+        return x, draw(S.array(dtype, shape, S.past_the_format(dtype, "counts")))
     shape = draw(S.shapes(min_dims=1, max_dims=2, max_side=6))
     x = draw(S.array(dtype, shape, S.log_rate(dtype) if log_input else S.rate(dtype)))
     t = draw(S.array(dtype, shape, S.counts(dtype)))
@@ -51,7 +56,11 @@ def poisson_operands(draw, dtype, log_input):
 
 
 @st.composite
-def gaussian_operands(draw, dtype, eps):
+def gaussian_operands(draw, dtype, eps, past=False):
+    """Input, target and var of one shape; `past`: terms whose total passes the dtype's largest value."""
+    if past:
+        shape = (draw(st.integers(*S.PAST_N)),)
+        return tuple(draw(S.array(dtype, shape, S.past_the_format(dtype, k))) for k in ("mean_hi", "mean_lo", "variance"))
     shape = draw(S.shapes(min_dims=1, max_dims=2, max_side=6))
     x = draw(S.array(dtype, shape, S.gaussian_mean(dtype)))
     y = draw(S.array(dtype, shape, S.gaussian_mean(dtype)))

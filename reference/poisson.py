@@ -12,6 +12,10 @@ OPERANDS = ("input", "target")
 # clauses of a term that a flag switches on: a deviation under them whose element is also wrong
 # with the flag off belongs to the rest of the formula (the checks ask `Expected.clause_of` then)
 TERM_FLAGS = {"full": ("PNLL-STIRLING", "PNLL-STIRLING-MASK")}
+# region clauses that only widen where another clause's formula applies (same formula, more
+# operand values): a deviation there is the wider clause's when elements of that clause's own
+# region are wrong too in the same quantity; alone, the region is what is wrong
+WIDENS = {"PNLL-TARGET-ANY": ("PNLL-VALUE-LOG", "PNLL-VALUE-RATE")}
 
 
 def element(A, x, t, g=None, *, log_input: bool, full: bool, eps: float, mean_n: int = 1, order: str = "reverse"):

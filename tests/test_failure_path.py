@@ -244,3 +244,16 @@ def test_same_seed_same_results_whatever_the_workers(tmp_path):
     ra, rb = _without_timings(ra), _without_timings(rb)
     ra["environment"].pop("workers"), rb["environment"].pop("workers")
     assert ra == rb
+
+
+def test_a_region_that_only_widens_a_formula_is_blamed_only_alone():
+    """PNLL-TARGET-ANY only widens the log/rate formula to negative targets: wrong negative-target
+    elements are the formula's failure when elements of the formula's own region fail too (one
+    bug, one clause), and the region's own failure when they fail alone."""
+    from conformance.checking import _attribute_widening
+
+    neg, pos = (9.0, 0, -1.0, None, "PNLL-TARGET-ANY"), (2.0, 1, 3.0, None, "PNLL-VALUE-LOG")
+    assert [f[4] for f in _attribute_widening("poisson", [neg, pos])] == ["PNLL-VALUE-LOG"] * 2
+    assert [f[4] for f in _attribute_widening("poisson", [neg])] == ["PNLL-TARGET-ANY"]
+    assert [f[4] for f in _attribute_widening("gaussian", [(1.0, 0, 1.0, None, "GNLL-CLAMP"),
+                                                          (1.0, 1, 1.0, None, "GNLL-VALUE")])] == ["GNLL-CLAMP", "GNLL-VALUE"]
