@@ -33,7 +33,12 @@ REGISTRY = {
     "torch-cuda": _torch_cuda,
     "jax": lambda **kw: __import__("adapters.jax_backend", fromlist=["JaxAdapter"]).JaxAdapter(jit=False, **kw),
     "jax-jit": lambda **kw: __import__("adapters.jax_backend", fromlist=["JaxAdapter"]).JaxAdapter(jit=True, **kw),
+    "paddle": lambda **kw: __import__("adapters.paddle_backend", fromlist=["PaddleAdapter"]).PaddleAdapter(**kw),
 }
+
+# the level a backend is judged at by default, where it is not strict: a framework whose argument
+# names are not PyTorch's is held to the meaning (core), not to PyTorch's call surface (README: Levels)
+NATURAL_LEVEL = {"paddle": "core"}
 
 # which user-function conventions each backend accepts for --poisson-fn / --gaussian-fn
 ACCEPTS_USER_FUNCTIONS = {"torch", "torch-cuda", "numpy", "jax", "jax-jit"}
@@ -56,4 +61,4 @@ def make(name: str, user_fns: dict | None = None, user_specs: dict | None = None
 
 
 __all__ = ["CANNOT_TOKENS", "parse_cannot", "Adapter", "Capabilities", "Outcome", "Raised", "REGISTRY", "make", "load_user_function",
-           "UserFunctionError", "ACCEPTS_USER_FUNCTIONS"]
+           "UserFunctionError", "ACCEPTS_USER_FUNCTIONS", "NATURAL_LEVEL"]

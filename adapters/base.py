@@ -17,6 +17,7 @@ Everything an adapter returns is untrusted: reports escape it.
 from __future__ import annotations
 
 import traceback
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -139,11 +140,113 @@ class Adapter:
             out.repro = f"# could not build a reproduction: {type(exc).__name__}: {exc}"
         return out
 
+    # -- the template: convert in, call, differentiate, convert out, capture warnings --------------
+    # A backend implements the hooks below; `_run` is the one skeleton every adapter shares. A
+    # backend whose autodiff cannot follow it (JAX: a function transform, not a tape) overrides
+    # `_run` and still uses `take_warnings` and `operand_names`.
     def _run(self, call, out: Outcome) -> None:
+        names = operand_names(call.loss)
+        ops = {n: self.operand(call, n) for n in names}
+        values = [ops[n] for n in names]
+        stage = "construction"
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                if call.form == "module":
+                    callee = self.module(call.loss, call.args, call.kwargs)
+                    take_warnings(caught, out, stage)
+                    out.module_attrs = read_module_attrs(callee, call.loss)
+                    stage = "call"
+                    y = callee(**dict(zip(call.forward_names, values))) if call.forward_names else callee(*values)
+                else:
+                    stage = "call"
+                    callee = self.function(call.loss)
+                    y = callee(*values, *call.args, **call.kwargs)
+                take_warnings(caught, out, stage)
+            y = self.result(y)
+            out.output, out.output_dtype = self.to_numpy(y), self.dtype_tag(y)
+            if call.grad_wrt:
+                stage = "backward"
+                wrt = [n for n in call.grad_wrt if self.is_tensor(ops[n])]  # a Python-number var takes none
+                with warnings.catch_warnings():  # the forward call reported its warnings
+                    warnings.simplefilter("ignore")
+                    grads = self.gradients(call, callee, y, ops, wrt)
+                for n, g in grads.items():
+                    if g is not None:
+                        out.grads[n], out.grad_dtypes[n] = self.to_numpy(g), self.dtype_tag(g)
+        except Exception as exc:  # noqa: BLE001 - recorded, never raised
+            out.raised = Raised(type(exc).__name__, _message(exc), stage)
+        for n in names:  # SHAPE-NO-MUTATION: the operands' values afterwards
+            if self.is_tensor(ops[n]) and changed(np.asarray(call.operands[n]), self.to_numpy(ops[n])):
+                out.mutated.append(n)
+
+    def operand(self, call, name: str):
+        """The backend value of one operand: a Python number (a Gaussian var) as is, an array
+        converted in the call's layout for it, a differentiable leaf where the call asks for its
+        gradient."""
+        a = call.operands[name]
+        if isinstance(a, (float, int, bool)) and not isinstance(a, np.ndarray):
+            return a
+        return self.to_backend(a, call.layout.get(name), grad=name in call.grad_wrt)
+
+    def to_backend(self, a, layout=None, grad: bool = False):
+        """A backend array with `a`'s dtype and values, in the named memory layout."""
         raise NotImplementedError
+
+    def to_numpy(self, y) -> np.ndarray:
+        raise NotImplementedError
+
+    def dtype_tag(self, y) -> str:
+        """The suite's dtype tag of a backend array (float16, bfloat16, float32, float64, int64...)."""
+        return str(self.to_numpy(y).dtype)
+
+    def is_tensor(self, v) -> bool:
+        raise NotImplementedError
+
+    def result(self, y):
+        """The call's result as a backend array, or TypeError: a loss returns the backend's array."""
+        if not self.is_tensor(y):
+            raise TypeError(f"the loss returned {type(y).__name__}, not the backend's array type")
+        return y
+
+    def function(self, loss: str):
+        """The functional form of `loss` (called with the operands, then the call's arguments)."""
+        raise NotImplementedError
+
+    def module(self, loss: str, args: tuple, kwargs: dict):
+        """The module form of `loss`, constructed with the call's arguments."""
+        raise NotImplementedError
+
+    def gradients(self, call, callee, y, ops: dict, wrt: list) -> dict:
+        """{operand: backend gradient} of `y` pulled back with the call's upstream gradient
+        (`upstream(call, y)`), for the operands named in `wrt`."""
+        raise NotImplementedError
+
+    def upstream(self, call, y) -> np.ndarray:
+        """The upstream gradient as NumPy, in the output's dtype: the call's, else ones."""
+        dt = self.to_numpy(y).dtype
+        if call.grad_output is None:
+            return np.ones(np.shape(self.to_numpy(y)), dtype=dt)
+        return np.asarray(call.grad_output).astype(dt)
 
     def repro(self, call) -> str:
         return ""
+
+
+def operand_names(loss: str) -> tuple:
+    """The loss's operands in call order (the loss module's declaration)."""
+    from reference.elementwise import LOSSES
+
+    return LOSSES[loss].OPERANDS
+
+
+def take_warnings(caught: list, out: Outcome, where: str) -> None:
+    """Move the warnings caught so far into `out`, with the stage they came from and the file each
+    is attributed to (LEGACY-WARN-LOCATION)."""
+    for w in caught:
+        out.warnings.append((w.category.__name__, str(w.message), where))
+        out.warning_files.append(str(w.filename))
+    caught.clear()
 
 
 def layout_view(a: np.ndarray, layout: str | None):
@@ -165,10 +268,22 @@ def layout_view(a: np.ndarray, layout: str | None):
     if layout == "expanded":
         base = a
         for ax in range(a.ndim):
-            if base.shape[ax] > 1 and np.array_equal(base, np.broadcast_to(base.take([0], axis=ax), base.shape), equal_nan=True):
+            if base.shape[ax] > 1 and _same_bits(base, np.broadcast_to(base.take([0], axis=ax), base.shape)):
                 base = base.take([0], axis=ax)
         return np.broadcast_to(np.ascontiguousarray(base), a.shape)
     raise ValueError(f"unknown layout {layout!r}")
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal values with equal zero signs (0.0 and -0.0 differ: a layout must not change a value's
+    bits); NaNs compare equal."""
+    if not np.array_equal(a, b, equal_nan=True):
+        return False
+    if a.dtype.kind in "iub":
+        return True
+    fa, fb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    keep = ~np.isnan(fa)
+    return bool(np.array_equal(np.signbit(fa[keep]), np.signbit(fb[keep])))
 
 
 MODULE_ATTRS = {"poisson": ("log_input", "full", "eps", "reduction"), "gaussian": ("full", "eps", "reduction")}

@@ -27,10 +27,9 @@ import warnings
 
 import numpy as np
 
-from .base import Adapter, Capabilities, Outcome, Raised, array_literal
+from .base import Adapter, Capabilities, Outcome, Raised, array_literal, operand_names, take_warnings
 from .userfn import import_lines
 
-OPERANDS = {"poisson": ("input", "target"), "gaussian": ("input", "target", "var")}
 FUNCTIONAL = {"poisson": "poisson_nll_loss", "gaussian": "gaussian_nll_loss"}
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -104,7 +103,7 @@ class JaxAdapter(Adapter):
     # -- calling --------------------------------------------------------------------------------
     def _run(self, call, out: Outcome) -> None:
         jax = self.jax
-        names = OPERANDS[call.loss]
+        names = operand_names(call.loss)
         values = {}
         for name in names:
             a = call.operands[name]
@@ -137,7 +136,7 @@ class JaxAdapter(Adapter):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 y = forward(*[values[n] for n in arrays])
-                _take(caught, out, "call")
+                take_warnings(caught, out, "call")
             if not isinstance(y, jax.Array):
                 raise TypeError(f"the loss returned {type(y).__name__}, not a jax.Array")
             out.output, out.output_dtype = self.to_numpy(y), str(y.dtype)
@@ -167,7 +166,7 @@ class JaxAdapter(Adapter):
         else:
             lines += ["import sys", f"sys.path.insert(0, {REPO_ROOT!r})",
                       f"from adapters.jax_losses import {FUNCTIONAL[call.loss]} as loss_fn"]
-        names, arrays = OPERANDS[call.loss], []
+        names, arrays = operand_names(call.loss), []
         for name in names:
             a = call.operands[name]
             if not isinstance(a, np.ndarray):
@@ -204,15 +203,6 @@ class JaxAdapter(Adapter):
             lines.append(f"for name, gr in zip({tuple(wrt)!r}, grads):")
             lines.append("    print(name, gr.dtype, np.asarray(gr).astype(np.float64).tolist())")
         return "\n".join(lines)
-
-
-def _take(caught, out: Outcome, where: str) -> None:
-    files = getattr(out, "warning_files", None)  # where each warning is attributed (LEGACY-WARN-LOCATION)
-    for w in caught:
-        out.warnings.append((w.category.__name__, str(w.message), where))
-        if files is not None:
-            files.append(str(w.filename))
-    caught.clear()
 
 
 def _persistent_compilation_cache(jax) -> None:

@@ -27,10 +27,9 @@ import warnings
 import ml_dtypes
 import numpy as np
 
-from .base import Adapter, Capabilities, Outcome, Raised, array_literal, changed, layout_view, read_module_attrs
+from .base import Adapter, Capabilities, array_literal, layout_view, operand_names
 from .userfn import import_lines
 
-OPERANDS = {"poisson": ("input", "target"), "gaussian": ("input", "target", "var")}
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BF16 = np.dtype(ml_dtypes.bfloat16)
 F16, F32 = np.dtype(np.float16), np.dtype(np.float32)
@@ -316,49 +315,36 @@ class NumpyAdapter(Adapter):
     def version(self):
         return np.__version__
 
-    def _run(self, call, out: Outcome) -> None:
-        ops = [call.operands[n] for n in OPERANDS[call.loss]]
-        layouts = getattr(call, "layout", None) or {}  # the same values in another memory layout
-        ops = [layout_view(a, layouts[n]) if isinstance(a, np.ndarray) and a.ndim and layouts.get(n) else a
-               for n, a in zip(OPERANDS[call.loss], ops)]
-        user = self.user_fns.get(call.loss)
-        stage = "construction"
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                if call.form == "module" and user is None:
-                    module = MODULE[call.loss](*call.args, **call.kwargs)
-                    _take(caught, out, "construction")
-                    out.module_attrs = read_module_attrs(module, call.loss)
-                    stage = "call"
-                    y = module(**dict(zip(call.forward_names, ops))) if call.forward_names else module(*ops)
-                else:
-                    stage = "call"
-                    y = (user or FUNCTIONAL[call.loss])(*ops, *call.args, **call.kwargs)
-                _take(caught, out, stage)
-            if isinstance(y, np.generic):
-                y = np.asarray(y)
-            if not isinstance(y, np.ndarray):
-                raise TypeError(f"the loss returned {type(y).__name__}, not a NumPy array")
-            out.output, out.output_dtype = y, str(y.dtype)
-            if call.grad_wrt:
-                stage = "backward"
-                if user is not None:
-                    raise RuntimeError("a user's NumPy function has no gradients (NumPy has no autodiff)")
-                kw = {"grad_output": call.grad_output, "wrt": tuple(call.grad_wrt)}
-                with warnings.catch_warnings():  # the forward call already reported its warnings
-                    warnings.simplefilter("ignore")
-                    if call.form == "module":
-                        grads = module.backward(*ops, **kw)
-                    else:
-                        grads = BACKWARD[call.loss](*ops, *call.args, **call.kwargs, **kw)
-                for n, g in grads.items():
-                    out.grads[n], out.grad_dtypes[n] = g, str(g.dtype)
-        except Exception as exc:  # noqa: BLE001 - recorded, never raised
-            out.raised = Raised(type(exc).__name__, str(exc), stage)
-        for name, a in zip(OPERANDS[call.loss], ops):  # SHAPE-NO-MUTATION
-            if isinstance(a, np.ndarray) and changed(np.asarray(call.operands[name]), a):
-                out.mutated.append(name)
+    # -- the hooks of base.Adapter's template ---------------------------------------------------
+    def to_backend(self, a, layout=None, grad=False):
+        """A copy of `a` in the named memory layout (a NumPy view of the same values)."""
+        return layout_view(a, layout)
+
+    def to_numpy(self, y):
+        return y
+
+    def is_tensor(self, v) -> bool:
+        return isinstance(v, np.ndarray)
+
+    def result(self, y):
+        return super().result(np.asarray(y) if isinstance(y, np.generic) else y)
+
+    def function(self, loss):
+        return self.user_fns.get(loss) or FUNCTIONAL[loss]
+
+    def module(self, loss, args, kwargs):
+        return MODULE[loss](*args, **kwargs)
+
+    def gradients(self, call, callee, y, ops, wrt):
+        """The analytic backward (NumPy has no autodiff): the module's `backward`, or the loss's
+        `*_backward` function with the call's arguments."""
+        if call.loss in self.user_fns:
+            raise RuntimeError("a user's NumPy function has no gradients (NumPy has no autodiff)")
+        values = [ops[n] for n in operand_names(call.loss)]
+        kw = {"grad_output": call.grad_output, "wrt": tuple(wrt)}
+        if call.form == "module":
+            return callee.backward(*values, **kw)
+        return BACKWARD[call.loss](*values, *call.args, **call.kwargs, **kw)
 
     def repro(self, call) -> str:
         """A standalone script: this module's own functions on the call's operands, rebuilt exactly."""
@@ -371,7 +357,7 @@ class NumpyAdapter(Adapter):
         else:
             lines.append(f"from adapters.numpy_backend import {FUNCTIONAL[call.loss].__name__}, "
                          f"{BACKWARD[call.loss].__name__}")
-        for name in OPERANDS[call.loss]:
+        for name in operand_names(call.loss):
             a = call.operands[name]
             if not isinstance(a, np.ndarray):  # a Python number (Gaussian var)
                 lines.append(f"{name} = {array_literal(np.asarray([a]))[1:-1] if isinstance(a, float) else repr(a)}")
@@ -379,7 +365,7 @@ class NumpyAdapter(Adapter):
             kind = "np.float64" if _category(a.dtype) == 2 else repr(str(a.dtype))
             to = "ml_dtypes.bfloat16" if a.dtype == BF16 else repr(str(a.dtype))
             lines.append(f"{name} = np.array({array_literal(a)}, dtype={kind}).reshape({a.shape!r}).astype({to})")
-        ops = ", ".join(OPERANDS[call.loss])
+        ops = ", ".join(operand_names(call.loss))
         argtxt = ", ".join([repr(v) for v in call.args] + [f"{k}={v!r}" for k, v in call.kwargs.items()])
         fargs = ops + (", " + argtxt if argtxt else "")
         if call.form == "module" and not user:
@@ -400,8 +386,3 @@ class NumpyAdapter(Adapter):
             lines.append("for name, g in grads.items():\n    print(name, g.dtype, g.astype(np.float64).tolist())")
         return "\n".join(lines)
 
-
-def _take(caught, out: Outcome, where: str) -> None:
-    for w in caught:
-        out.warnings.append((w.category.__name__, str(w.message), where))
-    caught.clear()

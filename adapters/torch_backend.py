@@ -8,14 +8,11 @@ call names. A user function has no module form: those checks are NA for it.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from .base import Adapter, Capabilities, Outcome, Raised, array_literal, changed, layout_view, read_module_attrs
+from .base import Adapter, Capabilities, array_literal, layout_view, operand_names
 from .userfn import import_lines
 
-OPERANDS = {"poisson": ("input", "target"), "gaussian": ("input", "target", "var")}
 FUNCTIONAL = {"poisson": "poisson_nll_loss", "gaussian": "gaussian_nll_loss"}
 MODULE = {"poisson": "PoissonNLLLoss", "gaussian": "GaussianNLLLoss"}
 
@@ -59,8 +56,9 @@ class TorchAdapter(Adapter):
             return "unavailable"
 
     # -- conversion ---------------------------------------------------------------------------
-    def to_backend(self, a, layout=None):
-        """A tensor with `a`'s dtype and values, on the device, in the named memory layout."""
+    def to_backend(self, a, layout=None, grad=False):
+        """A tensor with `a`'s dtype and values, on the device, in the named memory layout; a
+        differentiable leaf (with that layout) when `grad`."""
         torch = self.torch
         a = np.asarray(a)
 
@@ -71,21 +69,22 @@ class TorchAdapter(Adapter):
             return torch.from_numpy(arr).to(self.device)
 
         if not layout or layout == "contiguous" or a.ndim == 0:
-            return convert(a)
-        if layout == "transposed":
-            return convert(a.T).T
-        if layout == "strided":
+            t = convert(a)
+        elif layout == "transposed":
+            t = convert(a.T).T
+        elif layout == "strided":
             big = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), dtype=a.dtype)
             big[..., ::2] = a
-            return convert(big)[..., ::2]
-        if layout == "expanded":
+            t = convert(big)[..., ::2]
+        elif layout == "expanded":
             view = layout_view(a, "expanded")  # stride 0 where a is constant along a dimension
             keep = tuple(slice(0, 1) if st == 0 else slice(None) for st in view.strides)
-            return convert(view[keep]).expand(*a.shape)
-        raise ValueError(f"unknown layout {layout!r}")
+            t = convert(view[keep]).expand(*a.shape)
+        else:
+            raise ValueError(f"unknown layout {layout!r}")
+        return _leaf(t) if grad else t
 
-    @staticmethod
-    def dtype_tag(t) -> str:
+    def dtype_tag(self, t) -> str:
         return str(t.dtype).replace("torch.", "")
 
     def to_numpy(self, t):
@@ -96,68 +95,25 @@ class TorchAdapter(Adapter):
             return t.to(self.torch.float32).numpy().astype(ml_dtypes.bfloat16)
         return t.numpy().copy()
 
-    # -- calling --------------------------------------------------------------------------------
-    def _function(self, loss):
+    def is_tensor(self, v) -> bool:
+        return isinstance(v, self.torch.Tensor)
+
+    # -- calling (the hooks of base.Adapter's template) -------------------------------------------
+    def function(self, loss):
         if loss in self.user_fns:
             return self.user_fns[loss]
         return getattr(self.torch.nn.functional, FUNCTIONAL[loss])
 
-    def _run(self, call, out: Outcome) -> None:
-        torch = self.torch
-        tensors = {}
-        for name in OPERANDS[call.loss]:
-            a = call.operands[name]
-            if isinstance(a, (float, int, bool)) and not isinstance(a, np.ndarray):
-                tensors[name] = a  # Gaussian var given as a Python number
-                continue
-            t = self.to_backend(a, call.layout.get(name))
-            if name in call.grad_wrt:
-                t = _leaf(t)
-            tensors[name] = t
-        operands = [tensors[n] for n in OPERANDS[call.loss]]
+    def module(self, loss, args, kwargs):
+        return getattr(self.torch.nn, MODULE[loss])(*args, **kwargs)
 
-        stage = "construction"
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                if call.form == "module":
-                    module = getattr(torch.nn, MODULE[call.loss])(*call.args, **call.kwargs)
-                    _take(caught, out, "construction")
-                    out.module_attrs = read_module_attrs(module, call.loss)
-                    stage = "call"
-                    if call.forward_names:
-                        y = module(**dict(zip(call.forward_names, operands)))
-                    else:
-                        y = module(*operands)
-                else:
-                    stage = "call"
-                    y = self._function(call.loss)(*operands, *call.args, **call.kwargs)
-                _take(caught, out, stage)
-            if not isinstance(y, torch.Tensor):
-                raise TypeError(f"the loss returned {type(y).__name__}, not a tensor")
-            out.output = self.to_numpy(y)
-            out.output_dtype = self.dtype_tag(y)
-            if call.grad_wrt:
-                stage = "backward"
-                if call.grad_output is None:
-                    g = torch.ones_like(y)
-                else:
-                    g = self.to_backend(np.asarray(call.grad_output)).to(y.dtype)
-                names = [n for n in call.grad_wrt if isinstance(tensors[n], torch.Tensor)]
-                wrt = [tensors[n] for n in names]  # a Python-number var takes no gradient
-                if not y.requires_grad:
-                    raise RuntimeError("the output does not require grad: no gradient reaches the operands")
-                grads = torch.autograd.grad(y, wrt, grad_outputs=g, allow_unused=True)
-                for n, gr in zip(names, grads):
-                    if gr is not None:
-                        out.grads[n] = self.to_numpy(gr)
-                        out.grad_dtypes[n] = self.dtype_tag(gr)
-        except Exception as exc:  # noqa: BLE001 - recorded, never raised
-            out.raised = Raised(type(exc).__name__, str(exc), stage)
-        for name in OPERANDS[call.loss]:  # SHAPE-NO-MUTATION: the operands' values afterwards
-            t = tensors[name]
-            if isinstance(t, torch.Tensor) and changed(np.asarray(call.operands[name]), self.to_numpy(t)):
-                out.mutated.append(name)
+    def gradients(self, call, callee, y, ops, wrt):
+        torch = self.torch
+        g = self.to_backend(self.upstream(call, y)).to(y.dtype)
+        if not y.requires_grad:
+            raise RuntimeError("the output does not require grad: no gradient reaches the operands")
+        grads = torch.autograd.grad(y, [ops[n] for n in wrt], grad_outputs=g, allow_unused=True)
+        return dict(zip(wrt, grads))
 
     # -- reproduction ---------------------------------------------------------------------------
     def repro(self, call) -> str:
@@ -166,7 +122,7 @@ class TorchAdapter(Adapter):
             lines += import_lines(self.user_specs.get(call.loss, "?:?"))
         dev = f", device={self.device!r}" if self.device != "cpu" else ""
         names = []
-        for name in OPERANDS[call.loss]:
+        for name in operand_names(call.loss):
             a = call.operands[name]
             if not isinstance(a, np.ndarray):
                 lines.append(f"{name} = {a!r}")
@@ -204,9 +160,3 @@ def _leaf(t):
         return t.requires_grad_(True)
     return t.detach().requires_grad_(True)
 
-
-def _take(caught, out: Outcome, where: str) -> None:
-    for w in caught:
-        out.warnings.append((w.category.__name__, str(w.message), where))
-        out.warning_files.append(str(w.filename))
-    caught.clear()

@@ -394,7 +394,7 @@ def _attribute_term(chk, call, devs) -> None:
         for flag, clauses in flags.items():
             if p["clause"] not in clauses or "functional" not in chk.adapter.caps.forms:
                 continue
-            small = _element_call(call, p)
+            small = _element_call(call, p) or (call if _one_element(call) else None)
             c = canonical(small) if small is not None else None
             if c is None:
                 continue
@@ -603,6 +603,19 @@ def _attribute_widening(loss: str, failing: list) -> list:
     return out
 
 
+def merge_widened(loss: str | None, failures: list) -> list:
+    """A check's distinct failures, less those under a region that only widens another clause's
+    formula when that clause failed too in the same quantity and kind (over all the check's
+    examples: one example may show only negative targets, another the rest; `_attribute_widening`
+    does the same within one call)."""
+    from reference.elementwise import LOSSES
+
+    widens = getattr(LOSSES.get(loss), "WIDENS", {}) if loss else {}
+    have = {(p["clause"], p["quantity"], p.get("kind")) for p in failures}
+    return [p for p in failures
+            if not any((w, p["quantity"], p.get("kind")) in have for w in widens.get(p["clause"], ()))]
+
+
 def _element_payload(call, out, q, i, g, v, cl, fmt) -> dict:
     idx = [int(k) for k in np.unravel_index(i, q.shape)] if q.shape else []
     exact = q.exact[i]
@@ -667,6 +680,12 @@ def _element_call(call: Call, p: dict) -> Call | None:
     if g is not None and np.asarray(g).shape == shape:
         g = np.asarray(g).reshape(-1)[flat:flat + 1].copy()
     return replace(call, operands=ops, grad_output=g)
+
+
+def _one_element(call: Call) -> bool:
+    """The call is itself one element: array operands of one element each, in no special layout."""
+    return (not call.layout and all(isinstance(v, np.ndarray) and v.size == 1 for v in call.operands.values())
+            and len({v.shape for v in call.operands.values()}) == 1)
 
 
 def _isolate(chk, call: Call, p: dict) -> dict:

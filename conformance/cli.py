@@ -233,7 +233,7 @@ def _suite_commit() -> str:
 def _environment(args, adapter, exp_paths, started, workers) -> dict:
     from conformance import options
 
-    level = args.level or options.default_level(args.poisson_fn, args.gaussian_fn)
+    level = args.level or options.default_level(args.poisson_fn, args.gaussian_fn, args.backend)
     desc = {}
     if adapter is not None:
         try:

@@ -21,7 +21,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 import adapters
 from conformance import expectations as expmod
 from conformance import specindex
-from conformance.checking import CheckContext, Mismatch, PytorchReference, signature
+from conformance.checking import CheckContext, Mismatch, PytorchReference, merge_widened, signature
 
 from conformance.options import PROFILES  # noqa: E402
 # Health checks stay on except: function_scoped_fixture, because the `chk` fixture is shared by
@@ -57,7 +57,7 @@ class Session:
         from conformance import options
 
         self.level = opt("--level") or options.default_level(self.user_specs.get("poisson"),
-                                                             self.user_specs.get("gaussian"))
+                                                             self.user_specs.get("gaussian"), self.backend)
         self.losses = _csv(opt("--loss"))
         self.dtypes = _csv(opt("--dtype"))
         self.checks = [expmod.Expectation(p, "selection") for p in expmod.split_patterns(opt("--check"))]
@@ -329,7 +329,7 @@ def pytest_runtest_makereport(item, call):
         if exc:  # minimise: the shrunk failures hypothesis raised (the others are shrinking noise)
             failures = [dict(x.payload, minimal=True) for x in exc]
         else:
-            failures = list(chk.found.values()) if chk is not None else []
+            failures = merge_widened(chk.loss, list(chk.found.values())) if chk is not None else []
         failures.sort(key=_failure_rank)
         if failures:
             f = failures[0]

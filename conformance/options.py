@@ -84,9 +84,14 @@ OPTIONS = (
 )
 
 
-def default_level(poisson_fn, gaussian_fn) -> str:
-    """Built-in backends are judged at strict, user functions at api (README: Levels)."""
-    return "api" if (poisson_fn or gaussian_fn) else "strict"
+def default_level(poisson_fn, gaussian_fn, backend=None) -> str:
+    """Built-in backends are judged at strict (or the level their adapter names as natural:
+    core for a framework with its own argument names), user functions at api (README: Levels)."""
+    from adapters import NATURAL_LEVEL
+
+    if poisson_fn or gaussian_fn:
+        return "api"
+    return NATURAL_LEVEL.get(backend, "strict")
 
 
 def add_to_argparse(parser) -> None:

@@ -257,3 +257,28 @@ def test_a_region_that_only_widens_a_formula_is_blamed_only_alone():
     assert [f[4] for f in _attribute_widening("poisson", [neg])] == ["PNLL-TARGET-ANY"]
     assert [f[4] for f in _attribute_widening("gaussian", [(1.0, 0, 1.0, None, "GNLL-CLAMP"),
                                                           (1.0, 1, 1.0, None, "GNLL-VALUE")])] == ["GNLL-CLAMP", "GNLL-VALUE"]
+
+
+def test_a_check_keeps_the_widened_formula_failure_over_its_examples():
+    """Across a check's examples: a negative-target failure and a failure of the formula's own
+    region in the same quantity and kind are one failure (the formula's); alone, it stays."""
+    from conformance.checking import merge_widened
+
+    neg = {"clause": "PNLL-TARGET-ANY", "quantity": "output", "kind": "value"}
+    base = {"clause": "PNLL-VALUE-LOG", "quantity": "output", "kind": "value"}
+    grad = {"clause": "PNLL-GRAD-INPUT", "quantity": "grad_input", "kind": "value"}
+    assert merge_widened("poisson", [neg, base, grad]) == [base, grad]
+    assert merge_widened("poisson", [neg, grad]) == [neg, grad]
+    assert merge_widened(None, [neg, base]) == [neg, base]
+
+
+def test_expanded_layout_keeps_the_sign_of_zero():
+    """A layout never changes a value's bits: 0.0 and -0.0 along an axis are not 'constant'."""
+    import numpy as np
+
+    from adapters.base import layout_view
+
+    a = np.array([[0.0, -0.0, 0.0], [1.0, 1.0, 1.0]], dtype=np.float32)
+    v = layout_view(a, "expanded")
+    assert np.array_equal(np.signbit(v), np.signbit(a)) and v.strides[1] != 0
+    assert layout_view(np.ones((2, 3)), "expanded").strides == (0, 0)
