@@ -34,11 +34,12 @@ REGISTRY = {
     "jax": lambda **kw: __import__("adapters.jax_backend", fromlist=["JaxAdapter"]).JaxAdapter(jit=False, **kw),
     "jax-jit": lambda **kw: __import__("adapters.jax_backend", fromlist=["JaxAdapter"]).JaxAdapter(jit=True, **kw),
     "paddle": lambda **kw: __import__("adapters.paddle_backend", fromlist=["PaddleAdapter"]).PaddleAdapter(**kw),
+    "mlx": lambda **kw: __import__("adapters.mlx_backend", fromlist=["MlxAdapter"]).MlxAdapter(**kw),
 }
 
 # the level a backend is judged at by default, where it is not strict: a framework whose argument
 # names are not PyTorch's is held to the meaning (core), not to PyTorch's call surface (README: Levels)
-NATURAL_LEVEL = {"paddle": "core"}
+NATURAL_LEVEL = {"paddle": "core", "mlx": "api"}
 
 # which user-function conventions each backend accepts for --poisson-fn / --gaussian-fn
 ACCEPTS_USER_FUNCTIONS = {"torch", "torch-cuda", "numpy", "jax", "jax-jit"}
