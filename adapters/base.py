@@ -16,8 +16,10 @@ Everything an adapter returns is untrusted: reports escape it.
 
 from __future__ import annotations
 
+import base64
 import traceback
 import warnings
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -233,6 +235,37 @@ class Adapter:
         return ""
 
 
+def importable(module: str, extra: str, load=None) -> tuple[bool, str]:
+    """`Adapter.available` for a backend that lives in an optional package: (True, "") when
+    `module` is installed and `load()` (the adapter's import, if given) succeeds, else the reason,
+    naming the project extra that installs it."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        return False, f"{module} is not installed (pip install '.[{extra}]')"
+    if load is not None:
+        try:
+            load()
+        except Exception as exc:  # noqa: BLE001
+            return False, f"{module} cannot be imported: {type(exc).__name__}: {exc}"
+    return True, ""
+
+
+def repro_operands(call, array_line) -> tuple[list, list]:
+    """(lines, names) that rebuild the call's operands in a reproduction: a Python number as is,
+    an array through `array_line(name, array)`, the backend's own constructor."""
+    lines, names = [], []
+    for name in operand_names(call.loss):
+        a = call.operands[name]
+        lines.append(f"{name} = {a!r}" if not isinstance(a, np.ndarray) else array_line(name, a))
+        names.append(name)
+    return lines, names
+
+
 def operand_names(loss: str) -> tuple:
     """The loss's operands in call order (the loss module's declaration)."""
     from reference.elementwise import LOSSES
@@ -315,9 +348,35 @@ def _message(exc: BaseException) -> str:
         return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
-def array_literal(a: np.ndarray) -> str:
-    """A Python literal that rebuilds the array's values exactly (float.hex where needed)."""
+# arrays with more elements than this are written packed (results, reproductions): a literal of a
+# large reduction's 10^5 elements made a results file of hundreds of MB
+PACK_OVER = 256
+
+
+def _flat64(a: np.ndarray) -> np.ndarray:
+    """The values as little-endian float64 (every float format embeds exactly) or int64."""
     a = np.asarray(a)
+    return a.astype("<i8").ravel() if a.dtype.kind in "iub" else a.astype(np.float64).astype("<f8").ravel()
+
+
+def pack_values(a) -> str:
+    """The array's values, exactly, as base64 text of their zlib-compressed float64 (int64) bytes."""
+    return base64.b64encode(zlib.compress(_flat64(a).tobytes(), 6)).decode("ascii")
+
+
+def unpack_values(text: str, integral: bool = False) -> np.ndarray:
+    """The inverse of `pack_values`: a flat float64 (int64) array."""
+    return np.frombuffer(zlib.decompress(base64.b64decode(text)), dtype="<i8" if integral else "<f8").copy()
+
+
+def array_literal(a: np.ndarray) -> str:
+    """A Python expression for the list of the array's values, exactly: a literal (float.hex where
+    needed), or past PACK_OVER elements a standard-library expression that unpacks them."""
+    a = np.asarray(a)
+    if a.size > PACK_OVER:
+        code = "q" if a.dtype.kind in "iub" else "d"
+        return (f"list(__import__('struct').unpack('<{a.size}{code}', __import__('zlib').decompress("
+                f"__import__('base64').b64decode('{pack_values(a)}'))))")
     flat = a.astype(np.float64).ravel() if a.dtype.kind in "fV" or str(a.dtype) == "bfloat16" else a.ravel()
 
     def lit(v):

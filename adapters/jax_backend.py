@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 
-from .base import Adapter, Capabilities, Outcome, Raised, array_literal, operand_names, take_warnings
+from .base import Adapter, Capabilities, Outcome, Raised, array_literal, importable, operand_names, take_warnings
 from .userfn import import_lines
 
 FUNCTIONAL = {"poisson": "poisson_nll_loss", "gaussian": "gaussian_nll_loss"}
@@ -59,15 +59,10 @@ class JaxAdapter(Adapter):
         return self._jax
 
     def available(self):
-        import importlib.util
-
         for mod in ("jax", "jaxlib"):
-            try:
-                found = importlib.util.find_spec(mod) is not None
-            except (ImportError, ValueError):
-                found = False
-            if not found:
-                return False, f"{mod} is not installed (pip install '.[jax]')"
+            ok, why = importable(mod, "jax")
+            if not ok:
+                return ok, why
         return True, ""
 
     def version(self):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Adapter, Capabilities, array_literal, operand_names
+from .base import Adapter, Capabilities, array_literal, importable, operand_names, repro_operands
 
 
 class MlxAdapter(Adapter):
@@ -39,19 +39,7 @@ class MlxAdapter(Adapter):
         return self._mx
 
     def available(self):
-        import importlib.util
-
-        try:
-            found = importlib.util.find_spec("mlx") is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            return False, "mlx is not installed (pip install '.[mlx]')"
-        try:
-            self.mx
-        except Exception as exc:  # noqa: BLE001
-            return False, f"mlx cannot be imported: {type(exc).__name__}: {exc}"
-        return True, ""
+        return importable("mlx", "mlx", lambda: self.mx)
 
     def version(self):
         from importlib import metadata
@@ -103,17 +91,13 @@ class MlxAdapter(Adapter):
         return dict(zip(wrt, grads))
 
     def repro(self, call) -> str:
-        lines = ["import numpy as np", "import ml_dtypes", "import mlx.core as mx", "import mlx.nn.losses"]
-        names = []
-        for name in operand_names(call.loss):
-            a = call.operands[name]
-            if not isinstance(a, np.ndarray):
-                lines.append(f"{name} = {a!r}")
-            else:
-                lines.append(f"{name} = mx.array(np.array({array_literal(a)}, dtype=np.float64)"
-                             f".reshape({tuple(a.shape)!r}).astype({'ml_dtypes.bfloat16' if str(a.dtype) == 'bfloat16' else repr(str(a.dtype))}), "
-                             f"dtype=mx.{a.dtype})")
-            names.append(name)
+        def array_line(name, a):
+            to = "ml_dtypes.bfloat16" if str(a.dtype) == "bfloat16" else repr(str(a.dtype))
+            return (f"{name} = mx.array(np.array({array_literal(a)}, dtype=np.float64)"
+                    f".reshape({tuple(a.shape)!r}).astype({to}), dtype=mx.{a.dtype})")
+
+        ops, names = repro_operands(call, array_line)
+        lines = ["import numpy as np", "import ml_dtypes", "import mlx.core as mx", "import mlx.nn.losses", *ops]
         argtxt = ", ".join([repr(v) for v in call.args] + [f"{k}={v!r}" for k, v in call.kwargs.items()])
         lines.append(f"out = mlx.nn.losses.gaussian_nll_loss({', '.join(names + ([argtxt] if argtxt else []))})")
         lines.append("print(out.dtype, out.shape, out.astype(mx.float64).tolist())")

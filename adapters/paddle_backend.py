@@ -27,12 +27,11 @@ import warnings
 
 import numpy as np
 
-from .base import Adapter, Capabilities, array_literal, operand_names
+from .base import Adapter, Capabilities, array_literal, importable, repro_operands
 
 FUNCTIONAL = {"poisson": "poisson_nll_loss", "gaussian": "gaussian_nll_loss"}
 MODULE = {"poisson": "PoissonNLLLoss", "gaussian": "GaussianNLLLoss"}
 RENAME = {"eps": "epsilon"}  # PyTorch's keyword -> Paddle's
-FORWARD = {"poisson": ("input", "label"), "gaussian": ("input", "label", "variance")}
 
 
 class PaddleAdapter(Adapter):
@@ -59,15 +58,7 @@ class PaddleAdapter(Adapter):
         return self._paddle
 
     def available(self):
-        import importlib.util
-
-        if importlib.util.find_spec("paddle") is None:
-            return False, "paddlepaddle is not installed (pip install '.[paddle]')"
-        try:
-            self.paddle
-        except Exception as exc:  # noqa: BLE001
-            return False, f"paddle cannot be imported: {type(exc).__name__}: {exc}"
-        return True, ""
+        return importable("paddle", "paddle", lambda: self.paddle)
 
     def version(self):
         try:
@@ -153,17 +144,13 @@ class PaddleAdapter(Adapter):
 
     # -- reproduction ------------------------------------------------------------------------------
     def repro(self, call) -> str:
-        lines = ["import numpy as np", "import paddle"]
-        names = []
-        for name in operand_names(call.loss):
-            a = call.operands[name]
-            if not isinstance(a, np.ndarray):
-                lines.append(f"{name} = {a!r}")
-            else:
-                grad = f"\n{name}.stop_gradient = False" if name in call.grad_wrt else ""
-                lines.append(f"{name} = paddle.to_tensor(np.array({array_literal(a)}, dtype=np.float64)"
-                             f".reshape({tuple(a.shape)!r}).astype({str(a.dtype)!r})){grad}")
-            names.append(name)
+        def array_line(name, a):
+            grad = f"\n{name}.stop_gradient = False" if name in call.grad_wrt else ""
+            return (f"{name} = paddle.to_tensor(np.array({array_literal(a)}, dtype=np.float64)"
+                    f".reshape({tuple(a.shape)!r}).astype({str(a.dtype)!r})){grad}")
+
+        ops, names = repro_operands(call, array_line)
+        lines = ["import numpy as np", "import paddle", *ops]
         argtxt = ", ".join(f"{k}={v!r}" for k, v in self._kwargs(call).items())
         if call.form == "module":
             lines.append(f"loss = paddle.nn.{MODULE[call.loss]}({argtxt})")

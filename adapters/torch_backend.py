@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Adapter, Capabilities, array_literal, layout_view, operand_names
+from .base import Adapter, Capabilities, array_literal, layout_view, repro_operands
 from .userfn import import_lines
 
 FUNCTIONAL = {"poisson": "poisson_nll_loss", "gaussian": "gaussian_nll_loss"}
@@ -121,18 +121,14 @@ class TorchAdapter(Adapter):
         if call.loss in self.user_fns:
             lines += import_lines(self.user_specs.get(call.loss, "?:?"))
         dev = f", device={self.device!r}" if self.device != "cpu" else ""
-        names = []
-        for name in operand_names(call.loss):
-            a = call.operands[name]
-            if not isinstance(a, np.ndarray):
-                lines.append(f"{name} = {a!r}")
-            else:
-                grad = ".requires_grad_()" if name in call.grad_wrt else ""
-                lines.append(
-                    f"{name} = torch.tensor({array_literal(a)}, dtype=torch.float64{dev})"
-                    f".reshape({tuple(a.shape)!r}).to(torch.{a.dtype}){grad}"
-                )
-            names.append(name)
+
+        def array_line(name, a):
+            grad = ".requires_grad_()" if name in call.grad_wrt else ""
+            return (f"{name} = torch.tensor({array_literal(a)}, dtype=torch.float64{dev})"
+                    f".reshape({tuple(a.shape)!r}).to(torch.{a.dtype}){grad}")
+
+        ops, names = repro_operands(call, array_line)
+        lines += ops
         argtxt = ", ".join([repr(v) for v in call.args] + [f"{k}={v!r}" for k, v in call.kwargs.items()])
         if call.form == "module":
             lines.append(f"loss = torch.nn.{MODULE[call.loss]}({argtxt})")

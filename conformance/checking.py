@@ -560,7 +560,6 @@ def _check_quantity(chk, call, out, exp, q: Quantity, got_arr, got_dtype, clause
             continue
         score = v.normalized if math.isfinite(v.normalized) else math.inf
         failing.append((score, i, g, v, cl))
-    failing = _attribute_widening(call.loss, failing)
     shared_at = set()
     if failing and pytorch is not None and chk.pytorch is not None:
         tv = pytorch.values(qname)
@@ -588,26 +587,11 @@ def _check_quantity(chk, call, out, exp, q: Quantity, got_arr, got_dtype, clause
         devs.append(p)
 
 
-def _attribute_widening(loss: str, failing: list) -> list:
-    """A failing element in a region that only widens another clause's formula (the loss module's
-    WIDENS: negative targets under the same Poisson formula) is that clause's failure when that
-    clause's own region fails too: the widening is then not what is wrong."""
-    from reference.elementwise import LOSSES
-
-    widens = getattr(LOSSES[loss], "WIDENS", {})
-    present = {f[4] for f in failing}
-    out = []
-    for score, i, g, v, cl in failing:
-        wider = next((w for w in widens.get(cl, ()) if w in present), None)
-        out.append((score, i, g, v, wider or cl))
-    return out
-
-
 def merge_widened(loss: str | None, failures: list) -> list:
     """A check's distinct failures, less those under a region that only widens another clause's
-    formula when that clause failed too in the same quantity and kind (over all the check's
-    examples: one example may show only negative targets, another the rest; `_attribute_widening`
-    does the same within one call)."""
+    formula when that clause failed too in the same quantity and kind, in any of the check's
+    examples (one example may show only negative targets, another the rest): the widening is then
+    not what is wrong."""
     from reference.elementwise import LOSSES
 
     widens = getattr(LOSSES.get(loss), "WIDENS", {}) if loss else {}

@@ -18,6 +18,7 @@ import math
 
 from . import specindex
 from .checking import signature
+from .serialize import array_size
 
 FAILING = ("FAIL", "ERROR")  # the statuses whose failures can be shrunk
 
@@ -25,7 +26,7 @@ FAILING = ("FAIL", "ERROR")  # the statuses whose failures can be shrunk
 def _size(p: dict) -> int:
     """Elements in a failure's counterexample (operands together)."""
     ops = ((p.get("call") or {}).get("operands") or {}).values()
-    return sum(len(o.get("values", ())) if isinstance(o, dict) else 1 for o in ops)
+    return sum(array_size(o) if isinstance(o, dict) else 1 for o in ops)
 
 
 def _magnitude(p: dict) -> float:
@@ -151,7 +152,7 @@ def example_text(p: dict, width: int = 160) -> str:
     for name, op in (call.get("operands") or {}).items():
         if isinstance(op, dict) and "values" in op:
             vals = op["values"]
-            shown = ", ".join(vals[:6]) + (", ..." if len(vals) > 6 else "")
+            shown = ", ".join(vals[:6]) + (", ..." if array_size(op) > 6 else "")
             shape = f"{tuple(op.get('shape', ()))} " if len(op.get("shape", ())) != 1 else ""
             parts.append(f"{name}={shape}{op.get('dtype', '')}[{shown}]")
         else:

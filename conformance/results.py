@@ -7,8 +7,8 @@ from __future__ import annotations
 from reference.floats import FLOAT_DTYPES
 
 SCHEMA = "lossconform-results"
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # what the reports accept
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)  # what the reports accept (3: arrays past 256 elements packed)
 STATUSES = ("PASS", "FAIL", "XFAIL", "XPASS", "ERROR", "CRASH", "TIMEOUT", "NA", "SKIP")
 BAD = ("FAIL", "XPASS", "ERROR", "CRASH", "TIMEOUT")  # statuses that make a run nonconformant
 FAILING = ("CRASH", "ERROR", "TIMEOUT", "FAIL")  # statuses of a check that went wrong

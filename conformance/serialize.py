@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from adapters.base import PACK_OVER, pack_values, unpack_values
 from reference.api import Call
 
 
@@ -21,20 +22,38 @@ def value_str(v) -> str:
     return repr(f) if f == f else "nan"
 
 
+PREVIEW = 16  # values shown beside a packed array
+
+
 def array_to_json(a) -> dict:
+    """dtype, shape and the values as exact text; past PACK_OVER elements the values are `packed`
+    (exact, compressed) and `values` holds the first PREVIEW of them, `size` the count."""
     a = np.asarray(a)
     tag = str(a.dtype)
+    flat = a.ravel()
+    head = flat[:PREVIEW] if a.size > PACK_OVER else flat
     if a.dtype.kind in "iub":
-        vals = [str(int(v)) for v in a.ravel()]
+        vals = [str(int(v)) for v in head]
     else:
-        vals = [value_str(v) for v in a.astype(np.float64).ravel()]
-    return {"dtype": tag, "shape": list(a.shape), "values": vals}
+        vals = [value_str(v) for v in head.astype(np.float64)]
+    d = {"dtype": tag, "shape": list(a.shape), "values": vals}
+    if a.size > PACK_OVER:
+        d.update(size=int(a.size), packed=pack_values(a))
+    return d
 
 
 def array_from_json(d: dict):
     tag = d["dtype"]
-    vals = np.array([float(v) for v in d["values"]], dtype=np.float64).reshape(d["shape"])
+    if "packed" in d:
+        vals = unpack_values(d["packed"], integral=np.dtype(_np_dtype(tag)).kind in "iub").reshape(d["shape"])
+    else:
+        vals = np.array([float(v) for v in d["values"]], dtype=np.float64).reshape(d["shape"])
     return vals.astype(_np_dtype(tag))
+
+
+def array_size(d: dict) -> int:
+    """Elements of a serialized array (packed or not)."""
+    return int(d.get("size", len(d.get("values", ()))))
 
 
 def _plain(v):

@@ -369,7 +369,8 @@ def _operand_view(name, op) -> dict:
     values = op_d.get("values")
     shown, n, more = None, None, 0
     if isinstance(values, list):
-        n = len(values)
+        size = op_d.get("size")  # a packed array: `values` is its preview
+        n = size if isinstance(size, int) and not isinstance(size, bool) and size >= len(values) else len(values)
         head = values[:MAX_VALUES]
         shown = "[" + ", ".join(_text(v, 60) if v is not None else "null" for v in head) + "]"
         more = max(0, n - MAX_VALUES)

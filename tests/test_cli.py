@@ -305,7 +305,7 @@ def test_results_json_schema(mixed_run):
     p, d = mixed_run
     res = strict_json(d / "res.json")
     assert p.returncode == res["exit_code"] == 1
-    assert res["schema"] == "lossconform-results" and res["schema_version"] == 2
+    assert res["schema"] == "lossconform-results" and res["schema_version"] == 3
     assert res["complete"] is True and isinstance(res["findings"], list) and res["findings"]
     env = res["environment"]
     for k, t in ENV_KEYS.items():

@@ -246,19 +246,6 @@ def test_same_seed_same_results_whatever_the_workers(tmp_path):
     assert ra == rb
 
 
-def test_a_region_that_only_widens_a_formula_is_blamed_only_alone():
-    """PNLL-TARGET-ANY only widens the log/rate formula to negative targets: wrong negative-target
-    elements are the formula's failure when elements of the formula's own region fail too (one
-    bug, one clause), and the region's own failure when they fail alone."""
-    from conformance.checking import _attribute_widening
-
-    neg, pos = (9.0, 0, -1.0, None, "PNLL-TARGET-ANY"), (2.0, 1, 3.0, None, "PNLL-VALUE-LOG")
-    assert [f[4] for f in _attribute_widening("poisson", [neg, pos])] == ["PNLL-VALUE-LOG"] * 2
-    assert [f[4] for f in _attribute_widening("poisson", [neg])] == ["PNLL-TARGET-ANY"]
-    assert [f[4] for f in _attribute_widening("gaussian", [(1.0, 0, 1.0, None, "GNLL-CLAMP"),
-                                                          (1.0, 1, 1.0, None, "GNLL-VALUE")])] == ["GNLL-CLAMP", "GNLL-VALUE"]
-
-
 def test_a_check_keeps_the_widened_formula_failure_over_its_examples():
     """Across a check's examples: a negative-target failure and a failure of the formula's own
     region in the same quantity and kind are one failure (the formula's); alone, it stays."""
@@ -282,3 +269,26 @@ def test_expanded_layout_keeps_the_sign_of_zero():
     v = layout_view(a, "expanded")
     assert np.array_equal(np.signbit(v), np.signbit(a)) and v.strides[1] != 0
     assert layout_view(np.ones((2, 3)), "expanded").strides == (0, 0)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64", "int64"])
+def test_a_large_counterexample_is_packed_exactly_in_results_and_reproductions(dtype):
+    """Past PACK_OVER elements an operand is written packed (a large reduction's 10^5 elements as
+    text made results of hundreds of MB): the JSON and the repro expression give back the same bits."""
+    import ml_dtypes
+    import numpy as np
+
+    from adapters.base import PACK_OVER, array_literal
+    from conformance.serialize import array_from_json, array_size, array_to_json
+
+    dt = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
+    a = (np.random.default_rng(1).standard_normal(3 * PACK_OVER) * 1e3).astype(dt).reshape(3, PACK_OVER)
+    if dtype == "float64":
+        a.ravel()[:3] = [np.nan, -0.0, np.inf]
+    d = array_to_json(a)
+    assert array_size(d) == a.size and len(d["values"]) < 20 and len(json.dumps(d)) < 11 * a.size + 1000
+    for back in (array_from_json(d),
+                 np.array(eval(array_literal(a)), dtype=np.float64).astype(dt).reshape(a.shape)):  # noqa: S307
+        assert back.dtype == a.dtype and np.array_equal(back.view(np.uint8), a.view(np.uint8))
+    small = array_to_json(a.ravel()[:4])
+    assert "packed" not in small and len(small["values"]) == 4
