@@ -57,6 +57,9 @@ class Outcome:
     raised: Raised | None = None
     warnings: list = field(default_factory=list)  # (category, message, where)
     warning_files: list = field(default_factory=list)  # the file each warning is attributed to
+    # per warning: is it attributed to the caller's code (a file on the stack at the call) rather
+    # than to the implementation (LEGACY-WARN-LOCATION)
+    warning_at_caller: list = field(default_factory=list)
     mutated: list = field(default_factory=list)  # operands whose values the call changed
     module_attrs: dict | None = None  # module form: the constructed module's configuration
     repro: str = ""  # a standalone snippet in the backend's own API
@@ -274,11 +277,25 @@ def operand_names(loss: str) -> tuple:
 
 
 def take_warnings(caught: list, out: Outcome, where: str) -> None:
-    """Move the warnings caught so far into `out`, with the stage they came from and the file each
-    is attributed to (LEGACY-WARN-LOCATION)."""
+    """Move the warnings caught so far into `out`, with the stage they came from, the file each
+    is attributed to, and whether that file is the caller's (LEGACY-WARN-LOCATION).
+
+    Called from the frame that made the call, so the stack here is the caller's stack: a warning
+    attributed to one of its files came out with too high a `stacklevel` (its location then moves
+    with every call site, and Python's 'default' filter shows it once per caller line instead of
+    once)."""
+    if not caught:
+        return
+    import sys
+
+    stack, f = set(), sys._getframe(1)
+    while f is not None:
+        stack.add(f.f_code.co_filename)
+        f = f.f_back
     for w in caught:
         out.warnings.append((w.category.__name__, str(w.message), where))
         out.warning_files.append(str(w.filename))
+        out.warning_at_caller.append(str(w.filename) in stack)
     caught.clear()
 
 

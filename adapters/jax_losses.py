@@ -65,8 +65,9 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     """Like torch.nn.functional.poisson_nll_loss, on JAX arrays."""
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce)
+        # attributed to this line, not the caller's (LEGACY-WARN-LOCATION; PyTorch: torch/nn/functional.py)
         warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
-                      UserWarning, stacklevel=2)
+                      UserWarning)
     if reduction != "none" and reduction != "mean" and reduction != "sum":
         raise ValueError(reduction + " is not a valid value for reduction")
     for pos, name, flag in ((3, "log_input", log_input), (4, "full", full)):

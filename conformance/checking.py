@@ -495,6 +495,15 @@ def _check_warnings(chk, call, exp, out, devs) -> None:
             p = _base(call, out, clause, "warning", "message", "the deprecation warning's text differs")
             p["expected"], p["got"] = f"{cat}: {msg}", "; ".join(f"{c}: {m}" for c, m, _ in same_cat)
             devs.append(p)
+        at_caller = [f for g, f, c in zip(out.warnings, out.warning_files, out.warning_at_caller)
+                     if c and g[0] == cat and g[1] == msg]
+        if at_caller and chk.counts("LEGACY-WARN-LOCATION"):
+            p = _base(call, out, "LEGACY-WARN-LOCATION", "warning", "location",
+                      "the deprecation warning is attributed to the caller's code, not to the implementation "
+                      "(a stacklevel one too high?)")
+            p["expected"] = "a location inside the implementation (PyTorch: torch/nn/functional.py, torch/nn/modules/loss.py)"
+            p["got"] = "; ".join(sorted(set(at_caller)))
+            devs.append(p)
         if call.form == "module" and chk.counts("LEGACY-MODULE-WARN-ONCE"):
             wheres = sorted({g[2] for g in same_cat})
             if wheres != [when]:

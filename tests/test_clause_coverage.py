@@ -25,9 +25,7 @@ NOT_VIOLABLE = {
     "SPECIAL-ZERO-SIGN": "a permission: the sign of a zero result is unspecified (judge compares zeros as equal)",
 }
 # clauses with no check yet, each with the reason (a gap, listed so that it stays visible)
-NOT_YET_ENFORCED = {
-    "LEGACY-WARN-LOCATION": "needs the warning's call-site line; the NumPy backend's implementation lives in its "
-                            "adapter file until the adapter/implementation split (issue 9)",
+NOT_YET_ENFORCED: dict = {
 }
 
 

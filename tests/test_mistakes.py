@@ -233,6 +233,8 @@ CASES = [
                         where=lambda c: "size_average" in _kw(c) or "reduce" in _kw(c)),)),
     Case("poisson_legacy_warns_twice", "poisson", 1, STRICT + F32 + _check("poisson.legacy*"), cost=5, only=True,
          expect=(Expect("poisson.legacy[reduction=sum,form=functional]", ("LEGACY-WARN",), got="2"),)),
+    Case("poisson_legacy_warns_at_caller", "poisson", 1, STRICT + F32 + _check("poisson.legacy*"), cost=5, only=True,
+         expect=(Expect("poisson.legacy[reduction=sum,form=functional]", ("LEGACY-WARN-LOCATION",)),)),
     Case("poisson_legacy_deprecation_category", "poisson", 1, STRICT + F32 + _check("poisson.legacy*"), cost=5,
          only=True, expect=(Expect("poisson.legacy[reduction=sum,form=functional]", ("LEGACY-WARN",),
                                    got="DeprecationWarning"),

@@ -77,11 +77,13 @@ def _poisson(input, target, log_input, full, size_average, eps, reduce, reductio
             reduction = legacy
         msg = f"size_average and reduce args will be deprecated, please use reduction='{legacy}' instead."
         if "legacy_deprecation_category" in mistakes:
-            warnings.warn(msg, DeprecationWarning, stacklevel=3)  # "it is a deprecation, after all"
+            warnings.warn(msg, DeprecationWarning, stacklevel=2)  # "it is a deprecation, after all"
+        elif "legacy_warns_at_caller" in mistakes:  # "point the user at their own line"
+            warnings.warn(msg, UserWarning, stacklevel=3)
         elif "legacy_no_warning" not in mistakes:
-            warnings.warn(msg, UserWarning, stacklevel=3)
+            warnings.warn(msg, UserWarning, stacklevel=2)  # the candidate's line, as PyTorch's functional.py
         if "legacy_warns_twice" in mistakes:  # the mapping helper warns as well as its caller
-            warnings.warn(msg, UserWarning, stacklevel=3)
+            warnings.warn(msg, UserWarning, stacklevel=2)
     # --- reduction and argument validation (RED-VALID, API-BOOL-ARGS, ERR-ORDER) ---------------
     if "bool_args_first" in mistakes:  # the flags' types are checked before the reduction
         _check_bool_args(log_input, full)
@@ -373,6 +375,15 @@ def poisson_legacy_warns_twice(input, target, log_input=True, full=False, size_a
     """Mistake (strict): the deprecation warning is emitted twice per call (the mapping helper and its
     caller both warn). Violates LEGACY-WARN ("exactly one")."""
     return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction, mistake="legacy_warns_twice")
+
+
+def poisson_legacy_warns_at_caller(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
+                                   reduce=None, reduction="mean"):
+    """Mistake (strict): the deprecation warning is attributed to the caller's line (a stacklevel one
+    too high, "so the user sees where they passed it"). Violates LEGACY-WARN-LOCATION: under the
+    'default' filter it then shows once per call site, not once."""
+    return _poisson(input, target, log_input, full, size_average, eps, reduce, reduction,
+                    mistake="legacy_warns_at_caller")
 
 
 def poisson_legacy_deprecation_category(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
