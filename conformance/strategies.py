@@ -115,7 +115,7 @@ def accumulates_wider(dtype: str) -> bool:
     largest values (the reference's `accumulator` rule: float16 sums in float32; bfloat16 too, but
     float32's range is hardly wider than bfloat16's), so a total can pass the dtype's largest
     finite value while the accumulated sum, and the mean, stay finite."""
-    from reference.api import accumulator
+    from reference.tolerance import accumulator
 
     fmt = FORMATS[dtype]
     return accumulator(fmt).max > PAST_N[1] * fmt.max

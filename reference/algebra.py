@@ -30,13 +30,11 @@ from mpmath import mpf
 from mpmath.libmp import libmpf as _libmpf
 
 from .floats import Format, to_mpf
+from .tolerance import LIBM_U
 
 NAN = mpf("nan")
 INF = mpf("inf")
 
-# Library error of exp and log, in units of the unit roundoff u (4u = 2 ulp): covers correctly
-# rounded libraries and the documented 1-2 ulp of common vendor libraries (SPEC: ALLOW-LIBM).
-LIBM_U = 4.0
 
 
 def _is_nan(a) -> bool:
@@ -253,6 +251,62 @@ class _NaiveNum:
 
     def __rtruediv__(self, b):
         return _NaiveNum(self.f.round(_ieee_div(self._o(b), self.v)), self.f)
+
+
+class Subnormals(Naive):
+    """The straightforward evaluation in `fmt` (as Naive), noting whether it meets a subnormal
+    magnitude: an operand, an operation's input or result (a clamp: its result only, since a
+    comparison with a flushed bound picks the same value where the bound does not apply). `hit`
+    says whether it did: what a backend that flushes subnormals to zero (FTZ/DAZ) evaluates
+    differently, and nothing else does."""
+
+    def __init__(self, fmt: Format):
+        super().__init__(fmt)
+        self.hit = False
+
+    def _see(self, *vals):
+        tiny = self.fmt.tiny
+        for v in vals:
+            if v != 0 and abs(v) < tiny:  # NaN compares False
+                self.hit = True
+
+    def _num(self, r, *ins):
+        self._see(r, *ins)
+        n = _SNum(r, self.fmt)
+        n.alg = self
+        return n
+
+    def inp(self, v):
+        return self._num(to_mpf(v))
+
+    def const(self, c):
+        n = _SNum(self.fmt.round(c), self.fmt)  # a constant counts where an operation uses it
+        n.alg = self
+        return n
+
+    def exp(self, a):
+        return self._num(self.fmt.round(mpmath.exp(a.v)), a.v)
+
+    def log(self, a):
+        return self._num(self.fmt.round(_log(a.v)), a.v)
+
+    def clamp_min(self, a, lo):
+        return self._num(_clamp_min(a.v, lo.v))
+
+
+class _SNum(_NaiveNum):
+    __slots__ = ("alg",)
+
+    def _op(self, r: _NaiveNum, b=None):
+        alg = self.alg
+        return alg._num(r.v, self.v, *(() if b is None else (b.v if isinstance(b, _NaiveNum) else self._o(b),)))
+
+
+for _name in ("__add__", "__sub__", "__mul__", "__truediv__", "__radd__", "__rmul__", "__rsub__", "__rtruediv__"):
+    def _wrap(base):
+        return lambda self, b: self._op(base(self, b), b)
+    setattr(_SNum, _name, _wrap(getattr(_NaiveNum, _name)))
+_SNum.__neg__ = lambda self: self._op(_NaiveNum.__neg__(self))
 
 
 def _ieee_div(a, b):

@@ -26,9 +26,8 @@ from mpmath import libmp as _lm
 from mpmath import mpf
 
 from .floats import Format
+from .tolerance import LEAF, SAFETY
 
-SAFETY = 2  # one documented safety factor over the first-order bound (ALLOW-SAFETY)
-LEAF = 32  # sequential leaf length the summation bound admits (ALLOW-SUM)
 
 NAN = mpf("nan")
 INF = mpf("inf")

@@ -76,19 +76,8 @@ SPEC_PAGE = "spec.html"  # written beside every run page and matrix by write_run
 MAX_CHECKS_SHOWN = 6  # checks listed in a finding before the rest are folded away
 REFERENCE_NAME = "PyTorch 2.13"  # what a finding of origin "pytorch" is shared with
 # accuracy points: the 4th element says what accepted the value (reference.allowance.Verdict.via)
-JUDGED = ("allowance", "fail")  # judged by the allowance (and v1 points, which do not say)
-ADMISSIONS = {
-    "straightforward-ieee": {
-        "clauses": ("SPECIAL-OVERFLOW",),
-        "what": "straightforward IEEE result",
-        "label": "accepted by SPECIAL-OVERFLOW (straightforward IEEE result)",
-    },
-    "exact-special": {
-        "clauses": ("COMPARE-NAN", "COMPARE-INF", "COMPARE-OVERFLOW"),
-        "what": "exact special value",
-        "label": "accepted as an exact special value (COMPARE-NAN / COMPARE-INF / COMPARE-OVERFLOW)",
-    },
-}
+# (v1 points do not say: judged by the allowance); the names and their rules: reference/tolerance.py
+from reference.tolerance import ADMISSIONS, JUDGED  # noqa: E402
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from reference.allowance import judge
-from reference.api import Call, accumulator, expect
+from reference.api import Call, expect
+from reference.tolerance import accumulator
 from reference.floats import FORMATS
 
 NAN, INF = float("nan"), float("inf")
