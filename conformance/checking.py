@@ -31,7 +31,7 @@ import numpy as np
 
 from reference.allowance import judge
 from reference.api import DEPARTURE_CLAUSES, Call, Expected, Quantity, canonical, expect, module_attrs, twins
-from reference.floats import FORMATS
+from reference.floats import FORMATS, any_subnormal
 
 from . import specindex
 from .serialize import call_to_json, value_str
@@ -120,19 +120,20 @@ class CheckContext:
     notes: list = field(default_factory=list)  # parts of the check that were not applicable
     on_call: object = None  # called after each backend call (progress)
     pytorch: PytorchReference | None = None  # for a candidate that is not PyTorch itself
+    steered: tuple = (None, {})  # (hypothesis example, labels targeted in it): see steer()
 
     def counts(self, clause: str) -> bool:
         return specindex.counts(clause, self.level)
 
-    def expected(self, clause: str):
+    def expected(self, clause: str, payload: dict | None = None):
         for e in self.expectations:
-            if e.matches(self.check, clause):
+            if e.matches(self.check, clause, payload):
                 return e
         return None
 
     def fail(self, payload: dict) -> None:
         """Report a deviation: noted if expected, recorded (survey) or raised (minimise)."""
-        e = self.expected(payload["clause"])
+        e = self.expected(payload["clause"], payload)
         if e is None and payload.get("pytorch") and self.pytorch is not None and self.pytorch.expect:
             e = self.pytorch.entry(self.check, payload["clause"])
         if e is not None:
@@ -201,7 +202,18 @@ def _base(call: Call, out, clause: str, quantity: str, kind: str, message: str, 
         "allowance": None,
         "normalized_error": None,
         "ulps": None,
+        "subnormal": involves_subnormal(call),
     }
+
+
+def involves_subnormal(call: Call) -> bool:
+    """Does an operand element or the upstream gradient hold a subnormal (or flushed-to-zero)
+    magnitude of its own format? An expectation with `when = "subnormal"` (a backend that flushes
+    subnormals) applies only where this, or for a value failure the reference's straightforward
+    evaluation meeting a subnormal (Expected.meets_subnormal), holds."""
+    arrays = list(call.operands.values()) + ([call.grad_output] if call.grad_output is not None else [])
+    return any(isinstance(a, np.ndarray) and str(a.dtype) in FORMATS and any_subnormal(a, FORMATS[str(a.dtype)])
+               for a in arrays)
 
 
 def _raised_text(r) -> str:
@@ -223,7 +235,7 @@ def conform(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=Non
     devs, exp = evaluate(chk, call, value_clause=value_clause, grad_clause=grad_clause, sample_axes=sample_axes,
                          shape_clause=shape_clause, raise_clause=raise_clause)
     for p in devs:
-        if chk.expected(p["clause"]) is None and (
+        if chk.expected(p["clause"], p) is None and (
                 (chk.mode == "survey" and signature(p) not in chk.found)
                 or (chk.mode == "minimise" and (signature(p) in chk.targets or "*" in chk.targets))):
             p = _isolate(chk, call, p)
@@ -544,8 +556,11 @@ def _check_quantity(chk, call, out, exp, q: Quantity, got_arr, got_dtype, clause
     failing = []
     reduced = qname == "output" and exp.reduction != "none"
     bits: dict = {}  # departure clause -> (first element whose bits differ from its twin, twin value)
+    peak = 0.0  # the largest finite normalized error: what hypothesis is steered to increase
     for i, g in enumerate(flat):
         v = judge(float(g), q.exact[i], q.allow[i], fmt, q.naive[i])
+        if math.isfinite(v.normalized) and v.normalized > peak:
+            peak = v.normalized
         if sample_axes is not None:
             a, b = sample_axes(i)
             chk.samples.append((a, b, v.normalized, v.via))
@@ -569,6 +584,7 @@ def _check_quantity(chk, call, out, exp, q: Quantity, got_arr, got_dtype, clause
             continue
         score = v.normalized if math.isfinite(v.normalized) else math.inf
         failing.append((score, i, g, v, cl))
+    steer(chk, qname, peak)
     shared_at = set()
     if failing and pytorch is not None and chk.pytorch is not None:
         tv = pytorch.values(qname)
@@ -580,7 +596,7 @@ def _check_quantity(chk, call, out, exp, q: Quantity, got_arr, got_dtype, clause
         if key not in worst or score > worst[key][0]:
             worst[key] = (score, i, g, v)
     for (cl, shared), (_, i, g, v) in worst.items():
-        p = _element_payload(call, out, q, i, g, v, cl, fmt)
+        p = _element_payload(call, out, exp, q, i, g, v, cl, fmt)
         if shared:
             e = chk.pytorch.entry(chk.check, cl)
             p["pytorch"] = {"reason": e.reason, "link": e.link}
@@ -596,6 +612,26 @@ def _check_quantity(chk, call, out, exp, q: Quantity, got_arr, got_dtype, clause
         devs.append(p)
 
 
+def steer(chk: CheckContext, quantity: str, score: float) -> None:
+    """Feed a quantity's worst normalized error to `hypothesis.target`, so that the search climbs
+    towards the inputs a candidate evaluates worst (Phase.target, within the example budget).
+
+    One label per quantity and per call of the example: an example that makes several calls has
+    one observation each ("output", "output #2", ...), as target() takes a label once per example."""
+    from hypothesis import target
+    from hypothesis.control import current_build_context, currently_in_test_context
+
+    if not currently_in_test_context():
+        return
+    ctx = current_build_context()
+    if chk.steered[0] is not ctx:
+        chk.steered = (ctx, {})
+    seen = chk.steered[1]
+    n = seen.get(quantity, 0) + 1
+    seen[quantity] = n
+    target(min(float(score), 1e300), label=quantity if n == 1 else f"{quantity} #{n}")
+
+
 def merge_widened(loss: str | None, failures: list) -> list:
     """A check's distinct failures, less those under a region that only widens another clause's
     formula when that clause failed too in the same quantity and kind, in any of the check's
@@ -609,13 +645,14 @@ def merge_widened(loss: str | None, failures: list) -> list:
             if not any((w, p["quantity"], p.get("kind")) in have for w in widens.get(p["clause"], ()))]
 
 
-def _element_payload(call, out, q, i, g, v, cl, fmt) -> dict:
+def _element_payload(call, out, exp, q, i, g, v, cl, fmt) -> dict:
     idx = [int(k) for k in np.unravel_index(i, q.shape)] if q.shape else []
     exact = q.exact[i]
     p = _base(call, out, cl, q.name, "value",
               f"{q.name}{idx if idx else ''}: got {_text(float(g))}, expected {_num(exact)} "
               f"(normalized error {_num(v.normalized)}, {_num(v.ulps)} ulp)")
     p["index"] = idx
+    p["subnormal"] = p["subnormal"] or any_subnormal([float(g)], fmt) or exp.meets_subnormal(q.name, i, q.dtype)
     p["expected"] = _num(exact)
     p["expected_rounded"] = _text(float(fmt.round(exact)))
     p["got"] = _text(float(g))

@@ -32,8 +32,11 @@ _COMMON = dict(deadline=None, print_blob=False,
                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 # survey: every example runs and every deviation is recorded (nothing raises, nothing shrinks);
 # minimise: the target deviations raise and hypothesis shrinks each of them (one class each)
-PHASES = {"survey": dict(phases=[Phase.explicit, Phase.generate], report_multiple_bugs=False),
-          "minimise": dict(phases=[Phase.explicit, Phase.generate, Phase.shrink], report_multiple_bugs=True)}
+# Phase.target: the second half of each check's example budget mutates the examples with the
+# largest normalized error (checking.steer), instead of drawing afresh
+PHASES = {"survey": dict(phases=[Phase.explicit, Phase.generate, Phase.target], report_multiple_bugs=False),
+          "minimise": dict(phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink],
+                           report_multiple_bugs=True)}
 for _name, _n in PROFILES.items():
     for _phase, _kw in PHASES.items():
         settings.register_profile(f"lossconform-{_name}-{_phase}", max_examples=_n, database=None, **_COMMON, **_kw)

@@ -20,14 +20,9 @@ from .allowance import allowance, ieee_sum, sum_terms
 from .elementwise import element_mixed, least_precise, mixed_compute, naive
 from .floats import FORMATS, Format
 from .rules import SpecError, SpecWarning
+from .tolerance import ANY_NONFINITE, accumulator, grad_may_overflow, grad_orders_evaluated, partial_sum_overflow
 
 from .floats import FLOAT_DTYPES  # noqa: E402 - the one dtype list
-# ALLOW-GRAD-ORDER: a gradient whose evaluation has an intermediate within GRAD_EVALUATE of the
-# format's largest finite number is offered what the admitted orders (reverse, local-first) give;
-# within GRAD_HEADROOM (moving the constant factor 2 or 0.5 elsewhere in the product, as an
-# analytic backward writing 1/v does) it may also overflow to +-inf or NaN
-GRAD_EVALUATE = 16
-GRAD_HEADROOM = 2
 
 
 class ReferenceDidNotConverge(RuntimeError):
@@ -108,6 +103,25 @@ class Expected:
         from .elementwise import LOSSES
 
         return LOSSES[self.loss].clause(quantity, *point, **self.params)
+
+    # a reduction or broadcast sum over more distinct points than this is probed on its first ones
+    SUBNORMAL_PROBE_MAX = 4096
+
+    def meets_subnormal(self, quantity: str, i: int, dtype: str) -> bool:
+        """Does the straightforward evaluation of element `i` of `quantity` in `dtype` meet a
+        subnormal magnitude (an operand, an operation's input or result: elementwise.meets_subnormal)?
+        A reduced output or a gradient summed over broadcast dimensions asks every point it sums."""
+        if not self.columns or dtype not in FORMATS:
+            return False
+        from .elementwise import meets_subnormal
+
+        cols = np.stack([np.asarray(c, dtype=np.float64) for c in self.columns.values()], axis=1)
+        single = (self.reduction == "none") if quantity == "output" else (
+            tuple(self.operand_shapes.get(quantity[len("grad_"):], ())) ==
+            tuple(np.broadcast_shapes(*self.operand_shapes.values())))
+        rows = cols[i:i + 1] if single else np.unique(cols, axis=0)[:self.SUBNORMAL_PROBE_MAX]
+        params = {k: v for k, v in self.params.items() if k != "mean_n"}
+        return any(meets_subnormal(self.loss, tuple(r), params, dtype) for r in rows)
 
 
 def resolve(call: Call):
@@ -377,12 +391,6 @@ def expect(call: Call) -> Expected:
     return exp
 
 
-def accumulator(fmt: Format) -> Format:
-    """The format a reduction accumulates in: float32 for float16 and bfloat16 (PyTorch sums half
-    precision in float32 on CPU and CUDA), else the format itself (SPECIAL-OVERFLOW)."""
-    return FORMATS["float32"] if fmt.name in ("float16", "bfloat16") else fmt
-
-
 def _reduced_output(elems, counts, n, reduction, fmt, cfmt, res_dtype, compute, precision, any_flagged, naive_of):
     """RED-SUM / RED-MEAN with ALLOW-SUM / ALLOW-MEAN: the exact reduction of the exact elements.
     The summation is bounded in the accumulator's format (float32 for float16 and bfloat16)."""
@@ -394,13 +402,7 @@ def _reduced_output(elems, counts, n, reduction, fmt, cfmt, res_dtype, compute, 
     else:
         # SPECIAL-OVERFLOW, partial sums: a running sum can overflow the accumulator although the
         # total is finite, only to the infinity of the sign of the terms that add up beyond it
-        acc = accumulator(cfmt)
-        pos = sum(c * float(e.exact[0]) for e, c in zip(elems, counts) if e.exact[0] > 0)
-        neg = -sum(c * float(e.exact[0]) for e, c in zip(elems, counts) if e.exact[0] < 0)
-        alts = ((mpf("inf"),) if pos > float(acc.max) else ()) + ((mpf("-inf"),) if neg > float(acc.max) else ())
-        if len(alts) == 2:
-            alts += (mpf("nan"),)  # inf - inf, in whichever order the terms meet
-        nv = alts or None
+        nv = partial_sum_overflow([e.exact[0] for e in elems], counts, accumulator(cfmt)) or None
     if reduction == "mean":
         total = total / n if n else mpf("nan")
         bound = bound / n + float(accumulator(cfmt).u) * abs(float(total)) if n else 0.0
@@ -433,19 +435,18 @@ def _grad_quantity(name, k, elems, index, out_shape, eff_shape, op_shape, fmt: F
             width = len(next(f for f in offered if f is not None))
             alts = tuple(fmt.round(ieee_sum(f[a] if f is not None else e.exact[k] for f, e in zip(offered, es)))
                          for a in range(width))
-        near = [i for i, e in zip(b, es) if e.peak[k] > float(cfmt.max) / GRAD_EVALUATE]
+        near = [i for i, e in zip(b, es) if grad_orders_evaluated(e.peak[k], cfmt)]
         if near and not any(f is not None for f in offered):
             # ALLOW-GRAD-ORDER: near the overflow threshold, what the admitted evaluation orders
             # actually give (evaluated, with their signs), not a blanket +-inf/NaN
             full = [naive_all(index[i]) for i in b]
             width = len(full[0])
             alts += tuple(fmt.round(ieee_sum(f[a] for f in full)) for a in range(width))
-        if any(e.peak[k] > float(cfmt.max) / GRAD_HEADROOM for e in es) or (
-                len(b) > 1 and sum(e.parts[k] for e in es) > float(cfmt.max)):
+        if grad_may_overflow([e.peak[k] for e in es], [e.parts[k] for e in es], cfmt):
             # a constant factor moved past the peak, or a per-path partial sum over the broadcast
             # dimension (autodiff accumulates each additive part separately), may overflow
             # although the total is finite
-            alts += (mpf("inf"), mpf("-inf"), mpf("nan"))
+            alts += ANY_NONFINITE
         alts = tuple(dict.fromkeys(alts, None)) if alts else ()
         nv.append(alts or None)
     return Quantity(f"grad_{name}", tuple(op_shape), gdtype, ex, al, nv, compute, precision)

@@ -18,17 +18,17 @@ import mpmath
 from mpmath.libmp import from_float
 
 from . import cache, gaussian, poisson
-from .algebra import (CertEmitter, Compiled, MixedNaive, MixedTracked, Naive, RawEmitter, RawExact, Tracked, TrackedEmitter, certain,
+from .algebra import (CertEmitter, Compiled, MixedNaive, MixedTracked, Naive, RawEmitter, RawExact, Subnormals, Tracked,
+                      TrackedEmitter, certain,
                       clear_memos)
 from .floats import FORMATS, Format
+from .tolerance import GUARD, MAX_PREC
 
 LOSSES = {"poisson": poisson, "gaussian": gaussian}
 
 # Ziv-style loop: evaluate exactly at p1 and at p2 = p1 + GUARD bits; accept (and keep the p2
 # values) when every output rounds to the same value in the target format at both, else double p1
-# (up to MAX_PREC bits). The error bound comes from one Tracked evaluation (magnitudes only).
-GUARD = 32
-MAX_PREC = 4096
+# (up to MAX_PREC bits; reference/tolerance.py). The error bound comes from one Tracked evaluation.
 # the tracked (error bound) evaluation runs at this working precision, so that a constant such as
 # 2*pi is known well beyond float64 and its rounding into the format is measured (ALLOW-CONST);
 # at mpmath's default 53 bits it would equal its float64 rounding and carry no error
@@ -341,6 +341,16 @@ def _naive_eval(loss: str, operands: tuple, params_key: tuple, dtype: str) -> tu
     with mpmath.workprec(max(64, 2 * FORMATS[dtype].p + 16)):
         out = mod.element(alg, *(alg.inp(o) for o in operands), **dict(params_key))
     return tuple(alg.value(o) for o in out)
+
+
+def meets_subnormal(loss: str, operands: tuple, params: dict, dtype: str) -> bool:
+    """Does the straightforward evaluation of every output of one element in `dtype` meet a
+    subnormal operand, operation input or result (algebra.Subnormals)? `operands` as for
+    `element` (the upstream gradient last, optional)."""
+    alg = Subnormals(FORMATS[dtype])
+    with mpmath.workprec(max(64, 2 * FORMATS[dtype].p + 16)):
+        LOSSES[loss].element(alg, *(alg.inp(o) for o in _with_g(loss, operands)), **params)
+    return alg.hit
 
 
 def cache_clear() -> None:

@@ -13,12 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import mpmath
+import numpy as np
 from mpmath import mpf
 from mpmath.libmp import MPZ_ONE as _ONE
 from mpmath.libmp import finf, fninf, from_float, from_man_exp, fzero
 from mpmath.libmp import normalize as _normalize
 
-__all__ = ["Format", "FORMATS", "FLOAT_DTYPES", "format_of", "to_mpf"]
+__all__ = ["Format", "FORMATS", "FLOAT_DTYPES", "format_of", "to_mpf", "any_subnormal"]
 
 INF = mpf("inf")
 ZERO = mpf(0)
@@ -130,3 +131,11 @@ def to_mpf(value) -> mpf:
     if isinstance(value, mpf):
         return value
     return mpmath.mp.make_mpf(from_float(float(value)))
+
+
+def any_subnormal(values, fmt: Format) -> bool:
+    """Is any of `values` (array-like or scalar, taken exactly as float64) a nonzero magnitude
+    below `fmt`'s smallest normal number: a subnormal of that format, or below even its smallest
+    subnormal (a value the format flushes or rounds to 0)?"""
+    a = np.abs(np.asarray(values, dtype=np.float64))
+    return bool(np.any((a > 0) & (a < float(fmt.tiny))))
