@@ -7,7 +7,8 @@
 // docs/vectors-schema.md). The implementation module exports tensor(values, shape, dtype),
 // toArray(t) -> {values, shape, dtype}, poisson_nll_loss(input, target, options),
 // gaussian_nll_loss(input, target, var, options) and, for gradients, grad(loss, operands, options,
-// wrt) -> {operand: tensor} (without it gradients are not applicable). Exit 0: every case
+// wrt) -> {operand: tensor} (without it gradients are not applicable); `dtypes` (default float32
+// and float64) says which cases apply (the others are not applicable). Exit 0: every case
 // conforms; 1: some case does not; 2: usage error.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -79,6 +80,9 @@ for (const loss of ['poisson', 'gaussian']) {
   for (const c of doc.cases) {
     const failures = [];
     if (typeof fn !== 'function') { results.push({ id: c.id, status: 'NA', why: `no ${loss}_nll_loss` }); na++; continue; }
+    const dts = impl.dtypes || ['float32', 'float64'];
+    const odd = Object.values(c.operands).map((o) => o.dtype).find((d) => !dts.includes(d));
+    if (odd) { results.push({ id: c.id, status: 'NA', why: `the implementation has no ${odd}` }); na++; continue; }
     const ops = Object.fromEntries(Object.entries(c.operands).map(([k, o]) => [k, impl.tensor(o.values.map(dec), o.shape, o.dtype)]));
     const positional = loss === 'poisson' ? [ops.input, ops.target] : [ops.input, ops.target, ops.var];
     let out; let threw = null;

@@ -12,9 +12,9 @@ export function poisson_nll_loss(input, target, options = {}) {
   return poissonParts(input, target, options, masked).output;
 }
 
-export function grad(loss, operands, options, wrt) {
+export function grad(loss, operands, options, wrt, upstream = undefined) {
   const parts = loss === 'poisson'
-    ? poissonParts(operands.input, operands.target, options, masked)
-    : gaussianParts(operands.input, operands.target, operands.var, options);
+    ? poissonParts(operands.input, operands.target, options, masked, upstream)
+    : gaussianParts(operands.input, operands.target, operands.var, options, upstream);
   return Object.fromEntries(wrt.map((w) => [w, parts.grads[w]]));
 }

@@ -26,6 +26,13 @@ export function toArray(t) {
 
 const numel = (shape) => shape.reduce((a, b) => a * b, 1);
 
+// DTYPE-PROMOTE among floats: the widest operand's format, where a 0-d operand beside dimensioned
+// ones does not count (DTYPE-ZERO-DIM); every operand is converted to it
+function resultDtype(...ts) {
+  const counted = ts.some((t) => t.shape.length > 0) ? ts.filter((t) => t.shape.length > 0) : ts;
+  return counted.some((t) => t.dtype === 'float64') ? 'float64' : 'float32';
+}
+
 function broadcastShapes(...shapes) {
   const nd = Math.max(0, ...shapes.map((s) => s.length));
   const out = [];
@@ -87,29 +94,37 @@ function reduce(loss, shape, reduction, dtype) {
   return { data: ARRAY[dtype].of(v), shape: [], dtype };
 }
 
-// sum each element's partial back to the operand's shape (over broadcast dimensions)
+// sum each element's partial back to the operand's shape (over broadcast dimensions), in its dtype (GRAD-DTYPE)
 function toOperand(partials, index, shape, dtype) {
   const buckets = Array.from({ length: numel(shape) }, () => []);
   for (let k = 0; k < partials.length; k++) buckets[index[k]].push(partials[k]);
   const r = round(dtype);
-  return { data: ARRAY[dtype].from(buckets.map((b) => (b.length === 1 ? b[0] : r(pairwiseSum(b))))), shape, dtype };
+  return { data: ARRAY[dtype].from(buckets.map((b) => r(b.length === 1 ? b[0] : pairwiseSum(b)))), shape, dtype };
 }
 
-function upstream(n, reduction, dtype) {
-  return reduction === 'mean' ? round(dtype)(1 / n) : 1;
+// the upstream factor of each element: the upstream gradient (a tensor of the output's shape, or
+// ones), divided by N first under 'mean' (as PyTorch's mean backward does)
+function upstream(n, reduction, dtype, up) {
+  const r = round(dtype);
+  const g = new Array(n);
+  for (let k = 0; k < n; k++) {
+    const u = up ? (reduction === 'none' ? up.data[k] : up.data[0]) : 1;
+    g[k] = reduction === 'mean' ? r(u / n) : u;
+  }
+  return g;
 }
 
 // --- Poisson ----------------------------------------------------------------------------------------
-export function poissonParts(input, target, options = {}, stirlingMasked = (t) => t <= 1) {
+export function poissonParts(input, target, options = {}, stirlingMasked = (t) => t <= 1, up = undefined) {
   const { log_input = true, full = false, eps = 1e-8, reduction = 'mean' } = options;
   checkReduction(reduction);
-  const dtype = input.dtype;
+  const dtype = resultDtype(input, target);
   const r = round(dtype);
   const shape = broadcastShapes(input.shape, target.shape);
   const ix = broadcastIndex(input.shape, shape);
   const it = broadcastIndex(target.shape, shape);
   const n = numel(shape);
-  const g = upstream(n, reduction, dtype);
+  const gs = upstream(n, reduction, dtype, up);
   const loss = new Array(n);
   const dx = new Array(n);
   const dt = new Array(n);
@@ -117,6 +132,7 @@ export function poissonParts(input, target, options = {}, stirlingMasked = (t) =
   for (let k = 0; k < n; k++) {
     const x = input.data[ix[k]];
     const t = target.data[it[k]];
+    const g = gs[k];
     if (log_input) {
       const ex = r(Math.exp(x));
       loss[k] = r(ex - r(t * x));
@@ -137,7 +153,7 @@ export function poissonParts(input, target, options = {}, stirlingMasked = (t) =
   }
   return {
     output: reduce(loss, shape, reduction, dtype),
-    grads: { input: toOperand(dx, ix, input.shape, dtype), target: toOperand(dt, it, target.shape, dtype) },
+    grads: { input: toOperand(dx, ix, input.shape, input.dtype), target: toOperand(dt, it, target.shape, target.dtype) },
   };
 }
 
@@ -157,24 +173,26 @@ function varShape(S, V) {
   throw new Error('var is of incorrect size');
 }
 
-export function gaussianParts(input, target, variance, options = {}) {
+export function gaussianParts(input, target, variance, options = {}, up = undefined) {
   const { full = false, eps = 1e-6, reduction = 'mean' } = options;
   if (variance.data.some((v) => v < 0)) throw new Error('var has negative entry/entries');
   const vshape = varShape(input.shape, variance.shape);
   checkReduction(reduction);
-  const dtype = input.dtype;
+  // var takes part with its shape after the var-shape rule (a 0-d var for a 1-d input is (1,))
+  const dtype = resultDtype(input, target, { dtype: variance.dtype, shape: vshape });
   const r = round(dtype);
   const shape = broadcastShapes(input.shape, target.shape, vshape);
   const ix = broadcastIndex(input.shape, shape);
   const iy = broadcastIndex(target.shape, shape);
   const iv = broadcastIndex(vshape, shape);
   const n = numel(shape);
-  const g = upstream(n, reduction, dtype);
+  const gs = upstream(n, reduction, dtype, up);
   const loss = new Array(n);
   const dx = new Array(n);
   const dv = new Array(n);
   const e = r(eps);
   for (let k = 0; k < n; k++) {
+    const g = gs[k];
     const var_ = variance.data[iv[k]];
     const v = var_ !== var_ ? var_ : Math.max(var_, e);
     const d = r(input.data[ix[k]] - target.data[iy[k]]);
@@ -188,9 +206,9 @@ export function gaussianParts(input, target, variance, options = {}) {
   return {
     output: reduce(loss, shape, reduction, dtype),
     grads: {
-      input: toOperand(dx, ix, input.shape, dtype),
-      target: toOperand(dx.map((v) => -v), iy, target.shape, dtype),
-      var: toOperand(dv, iv, variance.shape, dtype),
+      input: toOperand(dx, ix, input.shape, input.dtype),
+      target: toOperand(dx.map((v) => -v), iy, target.shape, target.dtype),
+      var: toOperand(dv, iv, variance.shape, variance.dtype),
     },
   };
 }
@@ -199,9 +217,11 @@ export function gaussian_nll_loss(input, target, variance, options = {}) {
   return gaussianParts(input, target, variance, options).output;
 }
 
-export function grad(loss, operands, options, wrt) {
+// gradients of the loss with respect to the operands named in `wrt`, pulled back with `upstream`
+// (a tensor shaped like the output; default ones)
+export function grad(loss, operands, options, wrt, upstream = undefined) {
   const parts = loss === 'poisson'
-    ? poissonParts(operands.input, operands.target, options)
-    : gaussianParts(operands.input, operands.target, operands.var, options);
+    ? poissonParts(operands.input, operands.target, options, undefined, upstream)
+    : gaussianParts(operands.input, operands.target, operands.var, options, upstream);
   return Object.fromEntries(wrt.map((w) => [w, parts.grads[w]]));
 }
