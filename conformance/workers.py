@@ -110,7 +110,9 @@ class Pool:
 
     # -- life cycle ---------------------------------------------------------------------------
     def _start(self, w: Worker) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "LOSSCONFORM_PARENT_PID": str(os.getpid())}
+        # the repository first, then the caller's own PYTHONPATH (a module a backend imports from there)
+        path = os.pathsep.join([str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+        env = {**os.environ, "PYTHONPATH": path, "LOSSCONFORM_PARENT_PID": str(os.getpid())}
         with open(w.log, "ab") as log:
             w.proc = subprocess.Popen(w.cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                       cwd=str(ROOT), start_new_session=True,
