@@ -271,7 +271,7 @@ def repro_operands(call, array_line) -> tuple[list, list]:
 
 def operand_names(loss: str) -> tuple:
     """The loss's operands in call order (the loss module's declaration)."""
-    from reference.elementwise import LOSSES
+    from reference.losses import LOSSES
 
     return LOSSES[loss].OPERANDS
 
@@ -336,12 +336,12 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(np.signbit(fa[keep]), np.signbit(fb[keep])))
 
 
-MODULE_ATTRS = {"poisson": ("log_input", "full", "eps", "reduction"), "gaussian": ("full", "eps", "reduction")}
-
-
 def read_module_attrs(module, loss: str) -> dict:
-    """The configuration a constructed module exposes (API-MODULE-ATTRS); absent ones as '<absent>'."""
-    return {k: getattr(module, k, "<absent>") for k in MODULE_ATTRS[loss]}
+    """The configuration a constructed module exposes (API-MODULE-ATTRS: the loss's parameters and
+    its reduction); absent ones as '<absent>'."""
+    from reference.losses import LOSSES
+
+    return {k: getattr(module, k, "<absent>") for k in LOSSES[loss].PARAMS + ("reduction",)}
 
 
 def changed(before: np.ndarray, after: np.ndarray) -> bool:

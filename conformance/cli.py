@@ -27,7 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+from conformance import options
 from conformance.results import DTYPES, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, STATUSES
+from reference.losses import LOSSES
 
 
 class UsageError(Exception):
@@ -38,8 +40,6 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m conformance", description="lossconform: conformance of loss functions")
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="check a backend against the spec")
-    from conformance import options
-
     options.add_to_argparse(r)  # the one table of run options (conformance/options.py)
     sub.add_parser("list", help="list backends")
     m = sub.add_parser("report", help="render pages and the matrix from results JSON files")
@@ -152,7 +152,7 @@ def _validate(args):
     if args.backend not in adapters.REGISTRY:
         raise UsageError(f"unknown backend {args.backend!r}; known: {', '.join(adapters.REGISTRY)} (see `list`)")
     fns = {}
-    for loss, spec in (("poisson", args.poisson_fn), ("gaussian", args.gaussian_fn)):
+    for loss, spec in options.user_specs(lambda d: getattr(args, d, None)).items():
         if spec:
             if args.backend not in adapters.ACCEPTS_USER_FUNCTIONS:
                 raise UsageError(f"backend {args.backend!r} does not take user functions")
@@ -160,7 +160,7 @@ def _validate(args):
                 fns[loss] = adapters.load_user_function(spec)
             except adapters.UserFunctionError as exc:
                 raise UsageError(f"--{loss}-fn: {exc}") from None
-    for opt, allowed in (("loss", ("poisson", "gaussian")), ("dtype", DTYPES)):
+    for opt, allowed in (("loss", tuple(LOSSES)), ("dtype", DTYPES)):
         val = getattr(args, opt)
         if val:
             bad = [v for v in val.split(",") if v.strip() not in allowed]
@@ -169,7 +169,7 @@ def _validate(args):
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
     if args.cannot and not fns:
-        raise UsageError("--cannot describes a user function: give --poisson-fn or --gaussian-fn")
+        raise UsageError("--cannot describes a user function: give " + " or ".join(f"--{n}-fn" for n in LOSSES))
     try:
         cannot = adapters.parse_cannot(args.cannot) if args.cannot else None
     except ValueError as exc:
@@ -222,7 +222,7 @@ def _unwritable(path: Path, is_dir: bool) -> str | None:
 def subject_name(args) -> str:
     """What the run is named after: the backend, or the user function(s) under test
     (`--poisson-fn mine.py:poisson_nll_loss` -> `mine-poisson_nll_loss`)."""
-    specs = [v for v in (args.poisson_fn, args.gaussian_fn) if v]
+    specs = list(options.user_specs(lambda d: getattr(args, d, None)).values())
     if not specs:
         return args.backend
     parts = []
@@ -249,9 +249,7 @@ def _suite_commit() -> str:
 
 
 def _environment(args, adapter, exp_paths, started, workers) -> dict:
-    from conformance import options
-
-    level = args.level or options.default_level(args.poisson_fn, args.gaussian_fn, args.backend)
+    level = args.level or options.default_level(options.user_specs(lambda d: getattr(args, d, None)), args.backend)
     desc = {}
     if adapter is not None:
         try:
@@ -279,10 +277,9 @@ def _environment(args, adapter, exp_paths, started, workers) -> dict:
         "explore": bool(args.explore),
         "shrink": args.shrink,
         "workers": workers,
-        "losses": args.loss.split(",") if args.loss else ["poisson", "gaussian"],
+        "losses": args.loss.split(",") if args.loss else list(LOSSES),
         "dtypes": args.dtype.split(",") if args.dtype else list(DTYPES),
-        "poisson_fn": args.poisson_fn,
-        "gaussian_fn": args.gaussian_fn,
+        **{f"{n}_fn": getattr(args, f"{n}_fn", None) for n in LOSSES},
         "cannot": args.cannot,
         "expectations": os.pathsep.join(exp_paths) if exp_paths else None,
         "started": started,
@@ -292,8 +289,6 @@ def _environment(args, adapter, exp_paths, started, workers) -> dict:
 
 
 def _child_cmd(args, exp_paths, worker, jsonl, done_file, claim_dir, minimise=None):
-    from conformance import options
-
     cmd = [sys.executable, "-m", "pytest", str(ROOT / "conformance"), "-q", "-p", "no:cacheprovider",
            "--rootdir", str(ROOT), *options.worker_args(args), "--results-jsonl", jsonl, "--done-file", done_file,
            "--claim-dir", claim_dir, "--worker", worker]
@@ -398,7 +393,7 @@ def assemble(env, records, exp_paths, problems, selective, complete=True) -> dic
             dtype = _dtype_of(r["check"])
             key = (r["loss"], dtype)
             acc = accuracy.setdefault(key, {"loss": r["loss"], "dtype": dtype, "check": r["check"],
-                                            "axes": ["input", "target"] if r["loss"] == "poisson" else ["input - target", "var"],
+                                            "axes": list(LOSSES[r["loss"]].ACCURACY_AXES),
                                             "points": []})
             acc["points"].extend(samples)
         out_records.append({k: r.get(k) for k in RECORD_FIELDS})
@@ -487,7 +482,7 @@ def cmd_run(args) -> int:
                 records = records or pool.records
     progress.flush()
     env["duration_s"] = round(time.monotonic() - t0, 1)
-    selective = bool(args.loss or args.dtype or args.check or args.poisson_fn or args.gaussian_fn)
+    selective = bool(args.loss or args.dtype or args.check or options.user_specs(lambda d: getattr(args, d, None)))
     res = assemble(env, records, exp_paths, problems, selective, complete)
     _write_outputs(args, res, name)
     for p in problems:

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from reference.floats import FLOAT_DTYPES
+from reference.losses import LOSSES
 
 from .specindex import LEVELS
 
@@ -34,9 +35,10 @@ class Option:
 OPTIONS = (
     Option("backend", "backend adapter to check (see `list`)", kw={"required": True},
            pytest_form={"default": os.environ.get("LOSSCONFORM_BACKEND", "numpy")}),
-    Option("poisson-fn", "MOD:ATTR or file.py:ATTR replacing the backend's poisson_nll_loss"),
-    Option("gaussian-fn", "MOD:ATTR or file.py:ATTR replacing the backend's gaussian_nll_loss"),
-    Option("loss", "comma-separated losses to check: poisson,gaussian"),
+    # one --<loss>-fn per loss of the registry
+    *(Option(f"{name}-fn", f"MOD:ATTR or file.py:ATTR replacing the backend's {m.FUNCTIONAL}")
+      for name, m in LOSSES.items()),
+    Option("loss", f"comma-separated losses to check: {','.join(LOSSES)}"),
     Option("dtype", f"comma-separated dtypes to check: {','.join(FLOAT_DTYPES)}"),
     Option("check", "comma-separated check ids or patterns (* matches anything), e.g. 'poisson.values*,*float16*' "
                     "or an exact id such as 'poisson.values[log_input=True,full=False,float32]'"),
@@ -84,12 +86,18 @@ OPTIONS = (
 )
 
 
-def default_level(poisson_fn, gaussian_fn, backend=None) -> str:
+def user_specs(get) -> dict:
+    """{loss: spec} of the user functions given (`get(dest)` reads an option: the CLI's namespace or
+    pytest's config)."""
+    return {name: get(f"{name}_fn") for name in LOSSES if get(f"{name}_fn")}
+
+
+def default_level(specs: dict, backend=None) -> str:
     """Built-in backends are judged at strict (or the level their adapter names as natural:
     core for a framework with its own argument names), user functions at api (README: Levels)."""
     from adapters import NATURAL_LEVEL
 
-    if poisson_fn or gaussian_fn:
+    if specs:
         return "api"
     return NATURAL_LEVEL.get(backend, "strict")
 

@@ -20,6 +20,7 @@ from .allowance import allowance, ieee_sum, sum_terms
 from .elementwise import element_mixed, least_precise, mixed_compute, naive
 from .floats import FORMATS, Format
 from .rules import SpecError, SpecWarning
+from .losses import LOSSES
 from .tolerance import ANY_NONFINITE, accumulator, grad_may_overflow, grad_orders_evaluated, partial_sum_overflow
 
 from .floats import FLOAT_DTYPES  # noqa: E402 - the one dtype list
@@ -36,7 +37,7 @@ def dtype_name(a) -> str:
 
 @dataclass
 class Call:
-    loss: str  # "poisson" | "gaussian"
+    loss: str  # a name in reference.losses.LOSSES
     form: str  # "functional" | "module"
     operands: dict  # name -> np.ndarray (Gaussian var may be a Python float)
     args: tuple = ()  # positional non-operand arguments (functional: after operands; module: ctor)
@@ -50,8 +51,8 @@ class Call:
     forward_names: tuple = ()
 
 
-# API-FORWARD-NAMES: the parameter names of each module's forward
-FORWARD_NAMES = {"poisson": ("log_input", "target"), "gaussian": ("input", "target", "var")}
+# API-FORWARD-NAMES: the parameter names of each module's forward (the loss modules declare them)
+FORWARD_NAMES = {name: m.FORWARD_NAMES for name, m in LOSSES.items()}
 
 
 @dataclass
@@ -100,8 +101,6 @@ class Expected:
                 return "GRAD-BROADCAST"
             j = i
         point = [float(self.columns[k][j]) for k in self.columns]
-        from .elementwise import LOSSES
-
         return LOSSES[self.loss].clause(quantity, *point, **self.params)
 
     # a reduction or broadcast sum over more distinct points than this is probed on its first ones
@@ -135,15 +134,13 @@ def resolve(call: Call):
     warnings = []
     reduction = bound["reduction"]
     when = "construction" if call.form == "module" else "call"
-    if call.loss == "poisson":
-        legacy = rules.legacy_reduction(bound["size_average"], bound["reduce"])
+    mod = LOSSES[call.loss]
+    if mod.LEGACY:
+        legacy = rules.legacy_reduction(*(bound[k] for k in mod.LEGACY))
         if legacy is not None:
             reduction, w = legacy
             warnings.append(SpecWarning(w.clause, w.category, w.message, when))
-        params = {"log_input": bound["log_input"], "full": bound["full"], "eps": bound["eps"]}
-    else:
-        params = {"full": bound["full"], "eps": bound["eps"]}
-    return (params, reduction, warnings)
+    return ({k: bound[k] for k in mod.PARAMS}, reduction, warnings)
 
 
 def canonical(call: Call) -> Call | None:
@@ -168,8 +165,7 @@ def module_attrs(call: Call) -> dict | None:
     res = resolve(call)
     if isinstance(bound, SpecError) or isinstance(res[0], SpecError):
         return None
-    keys = ("log_input", "full", "eps") if call.loss == "poisson" else ("full", "eps")
-    return dict({k: bound[k] for k in keys}, reduction=res[1])
+    return dict({k: bound[k] for k in LOSSES[call.loss].PARAMS}, reduction=res[1])
 
 
 # the clauses that make a call equivalent to its canonical form (what `departures` names)
@@ -189,8 +185,7 @@ def departures(call: Call) -> tuple:
         out.append("SHAPE-LAYOUT")
     if call.args:
         out.append("API-SIGNATURE")
-    if any(k in call.kwargs for k in ("size_average", "reduce")) or (
-            call.args and call.loss == "poisson" and len(call.args) >= 3):
+    if set(LOSSES[call.loss].LEGACY) & (set(call.kwargs) | set(rules.positional_names(call.loss, call.form, call.args))):
         out.append("LEGACY-OVERRIDE")
     if call.form == "module":
         out.append("API-MODULE-FUNCTIONAL")
@@ -231,60 +226,35 @@ def expect(call: Call) -> Expected:
     if isinstance(res[0], SpecError):
         return Expected(error=res[0], warnings=res[1])
     params, reduction, warnings = res
-    if call.form == "module" and call.forward_names and tuple(call.forward_names) != FORWARD_NAMES[call.loss]:
+    mod = LOSSES[call.loss]
+    if call.form == "module" and call.forward_names and tuple(call.forward_names) != mod.FORWARD_NAMES:
         return Expected(error=SpecError("API-FORWARD-NAMES", "TypeError", None, "call"), warnings=warnings)
     exp = Expected(warnings=warnings, reduction=reduction, params=params)
     ops = call.operands
-    x = np.asarray(ops["input"])
-    shapes = {"input": x.shape, "target": np.asarray(ops["target"]).shape}
-    dtypes = {"input": dtype_name(x), "target": dtype_name(ops["target"])}
+    # operands that are arrays; a Python-number operand (the Gaussian var) gets its shape and dtype
+    # from the loss's own rule (GNLL-VAR-FLOAT) in before_reduction
+    shapes = {k: np.asarray(ops[k]).shape for k in mod.OPERANDS if isinstance(ops[k], np.ndarray)}
+    dtypes = {k: dtype_name(ops[k]) for k in shapes}
 
-    if call.loss == "gaussian":
-        var = ops["var"]
-        if isinstance(var, float):  # GNLL-VAR-FLOAT
-            if var < 0:
-                exp.error = SpecError("GNLL-VAR-NONNEG", "ValueError", "var has negative entry/entries")
-                return exp
-            shapes["var"], dtypes["var"] = x.shape, dtypes["input"]
-        elif isinstance(var, (int, bool)):
-            exp.error = SpecError("GNLL-VAR-FLOAT", "TypeError", None)
-            return exp
-        else:
-            v = np.asarray(var)
-            if np.any(v.astype(np.float64) < 0):  # NaN and -0.0 pass (GNLL-VAR-NONNEG)
-                exp.error = SpecError("GNLL-VAR-NONNEG", "ValueError", "var has negative entry/entries")
-                return exp
-            eff = rules.gaussian_var_shape(x.shape, v.shape)
-            if isinstance(eff, SpecError):
-                exp.error = eff
-                return exp
-            shapes["var"], dtypes["var"] = eff, dtype_name(v)
-
-    exp.loss = call.loss
-    bad = rules.check_reduction(call.loss, reduction)
+    # ERR-ORDER: the loss's checks before the reduction's, RED-VALID, the loss's checks after it,
+    # then broadcasting (SHAPE-BROADCAST)
+    bad = mod.before_reduction(ops, shapes, dtypes)
     if bad is not None:
         exp.error = bad
         return exp
-    if call.loss == "poisson":
-        # checked by PyTorch's argument parser after the reduction (ERR-ORDER)
-        if not all(isinstance(params[k], bool) for k in ("log_input", "full")):
-            exp.error = SpecError("API-BOOL-ARGS", "TypeError", None)
-            return exp
-        if dtypes["input"] == "bool" and dtypes["target"] == "bool":
-            exp.error = SpecError("DTYPE-BOOL", "RuntimeError", None)
-            return exp
-    elif not isinstance(ops["var"], float) and dtypes["var"] not in FLOAT_DTYPES:
-        exp.error = SpecError("DTYPE-INT-VAR", "RuntimeError", None)  # the clamp cannot write floats into it
+    exp.loss = call.loss
+    bad = rules.check_reduction(call.loss, reduction) or mod.after_reduction(params, ops, shapes, dtypes)
+    if bad is not None:
+        exp.error = bad
         return exp
 
+    shapes = {k: shapes[k] for k in mod.OPERANDS}
     out_shape = rules.broadcast_shapes(*shapes.values())
     if isinstance(out_shape, SpecError):
         exp.error = out_shape
         return exp
 
-    promo = dict(dtypes)
-    if call.loss == "poisson":
-        promo["input"], promo["target"] = rules.poisson_operand_dtypes(dtypes["input"], dtypes["target"])
+    promo = mod.operand_dtypes(dtypes)
     res_dtype = rules.result_dtype([(promo[k], len(shapes[k])) for k in shapes])
     fmt = FORMATS[res_dtype]
     # ALLOW-MIXED: every float format an operand is evaluated in may carry the computation
@@ -296,9 +266,9 @@ def expect(call: Call) -> Expected:
     names = list(shapes)
     cols = []
     for k in names:
-        if k == "var" and isinstance(ops["var"], float):
-            vfmt = FORMATS.get(dtypes["input"])
-            a = np.full(x.shape, float(vfmt.round(mpf(ops["var"]))) if vfmt else ops["var"])
+        if not isinstance(ops[k], np.ndarray):  # a Python number, in the format its rule gave it
+            vfmt = FORMATS.get(dtypes[k])
+            a = np.full(shapes[k], float(vfmt.round(mpf(ops[k]))) if vfmt else ops[k])
         else:
             a = np.asarray(ops[k]).astype(np.float64).reshape(shapes[k])
         cols.append(np.broadcast_to(a, out_shape).ravel())
@@ -366,7 +336,7 @@ def expect(call: Call) -> Expected:
 
     # --- gradients -------------------------------------------------------------------------------
     for name in call.grad_wrt:
-        if name == "var" and isinstance(ops["var"], float):
+        if not isinstance(ops[name], np.ndarray):
             continue  # a Python number takes no gradient
         k = 1 + names.index(name)
         gdtype = dtypes[name] if dtypes[name] in FLOAT_DTYPES else res_dtype  # GRAD-DTYPE

@@ -17,14 +17,14 @@ from functools import lru_cache
 import mpmath
 from mpmath.libmp import from_float
 
-from . import cache, gaussian, poisson
+from . import cache
 from .algebra import (CertEmitter, Compiled, MixedNaive, MixedTracked, Naive, RawEmitter, RawExact, Subnormals, Tracked,
                       TrackedEmitter, certain,
                       clear_memos)
 from .floats import FORMATS, Format
 from .tolerance import GUARD, MAX_PREC
 
-LOSSES = {"poisson": poisson, "gaussian": gaussian}
+from .losses import LOSSES  # noqa: E402 - the registry of loss modules
 
 # Ziv-style loop: evaluate exactly at p1 and at p2 = p1 + GUARD bits; accept (and keep the p2
 # values) when every output rounds to the same value in the target format at both, else double p1

@@ -5,9 +5,62 @@ Written once against an algebra (see `algebra.py`).
 
 from __future__ import annotations
 
+import numpy as np
 from mpmath import log, pi
 
+from . import rules
+from .floats import FLOAT_DTYPES
+from .rules import SpecError
+
+# --- the loss's declaration (see poisson.py and reference/losses.py) -------------------------------
+NAME = "gaussian"
+FUNCTIONAL = "gaussian_nll_loss"
 OPERANDS = ("input", "target", "var")
+FORWARD_NAMES = ("input", "target", "var")
+PARAMS = ("full", "eps")
+LEGACY = ()  # API-NO-LEGACY-GAUSSIAN
+SIGNATURES = {
+    "functional": (("input", "pk"), ("target", "pk"), ("var", "pk"), ("full", "pk", False), ("eps", "pk", 1e-6),
+                   ("reduction", "pk", "mean")),
+    "module": (("full", "kw", False), ("eps", "kw", 1e-6), ("reduction", "kw", "mean")),
+}
+REDUCTION_MESSAGE = ("{} is not valid", "GNLL-RED-VALID")
+ACCURACY_AXES = ("input - target", "var")
+
+
+def before_reduction(operands: dict, shapes: dict, dtypes: dict):
+    """ERR-ORDER: the var checks come before RED-VALID: a Python number var (GNLL-VAR-FLOAT), then a
+    negative entry (GNLL-VAR-NONNEG; NaN and -0.0 pass), then var's size (GNLL-VAR-SHAPE). Sets
+    var's effective shape and dtype in `shapes` / `dtypes`."""
+    var = operands["var"]
+    if isinstance(var, float):
+        if var < 0:
+            return SpecError("GNLL-VAR-NONNEG", "ValueError", "var has negative entry/entries")
+        shapes["var"], dtypes["var"] = shapes["input"], dtypes["input"]
+        return None
+    if isinstance(var, (int, bool)):
+        return SpecError("GNLL-VAR-FLOAT", "TypeError", None)
+    v = np.asarray(var)
+    if np.any(v.astype(np.float64) < 0):
+        return SpecError("GNLL-VAR-NONNEG", "ValueError", "var has negative entry/entries")
+    eff = rules.gaussian_var_shape(shapes["input"], v.shape)
+    if isinstance(eff, SpecError):
+        return eff
+    shapes["var"], dtypes["var"] = eff, str(v.dtype)
+    return None
+
+
+def after_reduction(params: dict, operands: dict, shapes: dict, dtypes: dict):
+    """ERR-ORDER: an integral var tensor is refused after RED-VALID (the clamp cannot write floats
+    into it: DTYPE-INT-VAR)."""
+    if not isinstance(operands["var"], float) and dtypes["var"] not in FLOAT_DTYPES:
+        return SpecError("DTYPE-INT-VAR", "RuntimeError", None)
+    return None
+
+
+def operand_dtypes(dtypes: dict) -> dict:
+    return dict(dtypes)
+
 TERM_FLAGS = {"full": ("GNLL-FULL",)}  # see poisson.TERM_FLAGS
 
 

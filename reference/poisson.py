@@ -8,7 +8,50 @@ from __future__ import annotations
 
 from mpmath import pi
 
+from . import rules
+from .rules import SpecError
+
+# --- the loss's declaration (reference/losses.py: what the engine, checks, CLI and reports read) ---
+NAME = "poisson"
+FUNCTIONAL = "poisson_nll_loss"  # the functional's name (a user function replaces it: --poisson-fn)
 OPERANDS = ("input", "target")
+FORWARD_NAMES = ("log_input", "target")  # API-FORWARD-NAMES: the module forward's parameter names
+PARAMS = ("log_input", "full", "eps")  # the formula's parameters (and the module's attributes)
+LEGACY = ("size_average", "reduce")  # LEGACY-MAP applies to these
+# API-SIGNATURE: (name, kind, default) in PyTorch 2.13's order; kind "pk" positional-or-keyword, "kw"
+# keyword-only; the functional's operands first (no default)
+SIGNATURES = {
+    "functional": (("input", "pk"), ("target", "pk"), ("log_input", "pk", True), ("full", "pk", False),
+                   ("size_average", "pk", None), ("eps", "pk", 1e-8), ("reduce", "pk", None),
+                   ("reduction", "pk", "mean")),
+    "module": (("log_input", "pk", True), ("full", "pk", False), ("size_average", "pk", None),
+               ("eps", "pk", 1e-8), ("reduce", "pk", None), ("reduction", "pk", "mean")),
+}
+REDUCTION_MESSAGE = ("{} is not a valid value for reduction", "PNLL-RED-VALID")  # RED-VALID's ValueError
+ACCURACY_AXES = ("input", "target")  # the accuracy map's coordinates (reports)
+
+
+def before_reduction(operands: dict, shapes: dict, dtypes: dict):
+    """ERR-ORDER: the loss's checks before RED-VALID (none for the Poisson loss)."""
+    return None
+
+
+def after_reduction(params: dict, operands: dict, shapes: dict, dtypes: dict):
+    """ERR-ORDER: the checks after RED-VALID: PyTorch's argument parser (API-BOOL-ARGS), then two
+    bool operands (DTYPE-BOOL)."""
+    if not all(isinstance(params[k], bool) for k in ("log_input", "full")):
+        return SpecError("API-BOOL-ARGS", "TypeError", None)
+    if dtypes["input"] == "bool" and dtypes["target"] == "bool":
+        return SpecError("DTYPE-BOOL", "RuntimeError", None)
+    return None
+
+
+def operand_dtypes(dtypes: dict) -> dict:
+    """DTYPE-INT-TO-FLOAT: the dtypes the operands take part in promotion with."""
+    out = dict(dtypes)
+    out["input"], out["target"] = rules.poisson_operand_dtypes(dtypes["input"], dtypes["target"])
+    return out
+
 # clauses of a term that a flag switches on: a deviation under them whose element is also wrong
 # with the flag off belongs to the rest of the formula (the checks ask `Expected.clause_of` then)
 TERM_FLAGS = {"full": ("PNLL-STIRLING", "PNLL-STIRLING-MASK")}

@@ -7,6 +7,7 @@ spec defines, so the conformance checks ask these functions instead of restating
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = [
@@ -49,35 +50,47 @@ class SpecWarning:
 
 
 # --- API-SIGNATURE: names, order, defaults and keyword-only markers, as PyTorch 2.13 has them ----
+# declared by each loss module (`SIGNATURES`, `OPERANDS`); these mappings read the registry
 _P = inspect.Parameter
+_KINDS = {"pk": _P.POSITIONAL_OR_KEYWORD, "kw": _P.KEYWORD_ONLY}
 
 
-def _sig(*params):
-    return inspect.Signature([_P(n, k, default=d) for n, k, d in params])
+class _Signatures(Mapping):
+    """(loss, form) -> inspect.Signature, from the loss module's declaration."""
+
+    def __getitem__(self, key):
+        loss, form = key
+        params = _losses()[loss].SIGNATURES[form]
+        return inspect.Signature([_P(p[0], _KINDS[p[1]], default=p[2] if len(p) > 2 else _P.empty) for p in params])
+
+    def __iter__(self):
+        return iter([(loss, form) for loss, m in _losses().items() for form in m.SIGNATURES])
+
+    def __len__(self):
+        return sum(len(m.SIGNATURES) for m in _losses().values())
 
 
-_PK, _KW = _P.POSITIONAL_OR_KEYWORD, _P.KEYWORD_ONLY
-_NOD = _P.empty
+class _Operands(Mapping):
+    """loss -> its operands in call order (the module forward and the functional's leading params)."""
 
-SIGNATURES = {
-    ("poisson", "functional"): _sig(
-        ("input", _PK, _NOD), ("target", _PK, _NOD), ("log_input", _PK, True), ("full", _PK, False),
-        ("size_average", _PK, None), ("eps", _PK, 1e-8), ("reduce", _PK, None),
-        ("reduction", _PK, "mean"),
-    ),
-    ("poisson", "module"): _sig(
-        ("log_input", _PK, True), ("full", _PK, False), ("size_average", _PK, None),
-        ("eps", _PK, 1e-8), ("reduce", _PK, None), ("reduction", _PK, "mean"),
-    ),
-    ("gaussian", "functional"): _sig(
-        ("input", _PK, _NOD), ("target", _PK, _NOD), ("var", _PK, _NOD), ("full", _PK, False),
-        ("eps", _PK, 1e-6), ("reduction", _PK, "mean"),
-    ),
-    ("gaussian", "module"): _sig(("full", _KW, False), ("eps", _KW, 1e-6), ("reduction", _KW, "mean")),
-}
+    def __getitem__(self, loss):
+        return _losses()[loss].OPERANDS
 
-# The operands a forward call takes, in order (module forward and the functional's leading params).
-OPERANDS = {"poisson": ("input", "target"), "gaussian": ("input", "target", "var")}
+    def __iter__(self):
+        return iter(_losses())
+
+    def __len__(self):
+        return len(_losses())
+
+
+def _losses():
+    from .losses import LOSSES
+
+    return LOSSES
+
+
+SIGNATURES = _Signatures()
+OPERANDS = _Operands()
 
 
 def bind(loss: str, form: str, args: tuple, kwargs: dict):
@@ -97,6 +110,17 @@ def bind(loss: str, form: str, args: tuple, kwargs: dict):
     for name in OPERANDS[loss] if form == "functional" else ():
         out.pop(name, None)
     return out
+
+
+def positional_names(loss: str, form: str, args: tuple) -> tuple:
+    """The parameters the positional arguments after the operands bind to (none where they do not bind)."""
+    sig = SIGNATURES[(loss, form)]
+    n_ops = len(OPERANDS[loss]) if form == "functional" else 0
+    try:
+        bound = sig.bind_partial(*(("·",) * n_ops + tuple(args)))
+    except TypeError:
+        return ()
+    return tuple(k for k in bound.arguments if form == "module" or k not in OPERANDS[loss])
 
 
 def legacy_reduction(size_average, reduce):
@@ -125,10 +149,8 @@ def check_reduction(loss: str, reduction):
     if not isinstance(reduction, str):
         # PyTorch concatenates the value with a str: TypeError (message is Python's own)
         return SpecError("RED-VALID", "TypeError", None)
-    if loss == "poisson":
-        return SpecError("RED-VALID", "ValueError", f"{reduction} is not a valid value for reduction",
-                         message_clause="PNLL-RED-VALID")
-    return SpecError("RED-VALID", "ValueError", f"{reduction} is not valid", message_clause="GNLL-RED-VALID")
+    text, clause = _losses()[loss].REDUCTION_MESSAGE
+    return SpecError("RED-VALID", "ValueError", text.format(reduction), message_clause=clause)
 
 
 def gaussian_var_shape(input_shape: tuple, var_shape: tuple | None):

@@ -64,8 +64,10 @@ ENV_KEYS = ("subject", "suite_commit", "backend", "backend_version", "device", "
             "hypothesis", "seed", "profile", "level", "explore", "shrink", "workers", "losses",
             "dtypes", "poisson_fn", "gaussian_fn", "cannot", "expectations", "started", "duration_s",
             "timings")
-LOSS_ORDER = ("poisson", "gaussian")
-DEFAULT_AXES = {"poisson": ("input", "target"), "gaussian": ("input - target", "var")}
+from reference.losses import LOSSES  # noqa: E402
+
+LOSS_ORDER = tuple(LOSSES)
+DEFAULT_AXES = {name: m.ACCURACY_AXES for name, m in LOSSES.items()}
 TOP_KEYS = ("schema", "schema_version", "environment", "verdict", "exit_code", "summary",
             "stale_expectations", "records", "accuracy", "_page", "problems", "complete", "findings")
 

@@ -28,7 +28,7 @@ T = np.array([2.0, 0.0, 3.0])
 def test_registered_at_its_natural_level_with_cpu_dtypes():
     a = adapters.make("paddle")
     assert a.available() == (True, "")
-    assert options.default_level(None, None, "paddle") == "core"
+    assert options.default_level({}, "paddle") == "core"
     assert a.caps.dtypes == ("float32", "float64") and a.caps.layouts == ("contiguous",)
 
 
