@@ -38,6 +38,7 @@ REGISTRY = {
     "tensorflow": lambda **kw: __import__("adapters.tensorflow_backend", fromlist=["TensorflowAdapter"]).TensorflowAdapter(**kw),
     "keras": lambda **kw: __import__("adapters.keras_backend", fromlist=["KerasAdapter"]).KerasAdapter(**kw),
     "js": lambda **kw: __import__("adapters.node_backend", fromlist=["NodeAdapter"]).NodeAdapter(**kw),
+    "scipy": lambda **kw: __import__("adapters.scipy_backend", fromlist=["ScipyAdapter"]).ScipyAdapter(**kw),
     "lucid": lambda **kw: __import__("adapters.lucid_backend", fromlist=["LucidAdapter"]).LucidAdapter(**kw),
     "tfjs": lambda **kw: __import__("adapters.node_backend", fromlist=["NodeAdapter"]).NodeAdapter(
         impl=__import__("adapters.node_backend", fromlist=["TFJS_IMPL"]).TFJS_IMPL, name="tfjs", **kw),
@@ -45,7 +46,7 @@ REGISTRY = {
 
 # the level a backend is judged at by default, where it is not strict: a framework whose argument
 # names are not PyTorch's is held to the meaning (core), not to PyTorch's call surface (README: Levels)
-NATURAL_LEVEL = {"paddle": "core", "mlx": "api", "tensorflow": "core", "keras": "core", "js": "core", "tfjs": "core", "lucid": "core"}
+NATURAL_LEVEL = {"paddle": "core", "mlx": "api", "tensorflow": "core", "keras": "core", "js": "core", "tfjs": "core", "lucid": "core", "scipy": "core"}
 
 # which user-function conventions each backend accepts for --poisson-fn / --gaussian-fn
 ACCEPTS_USER_FUNCTIONS = {"torch", "torch-cuda", "numpy", "jax", "jax-jit"}

@@ -30,7 +30,7 @@ import numpy as np
 from .base import Adapter, Capabilities, Outcome, Raised, array_literal, importable, operand_names, take_warnings
 from .userfn import import_lines
 
-FUNCTIONAL = {"poisson": "poisson_nll_loss", "gaussian": "gaussian_nll_loss"}
+FUNCTIONAL = {"poisson": "poisson_nll_loss", "gaussian": "gaussian_nll_loss", "normal": "normal_log_prob"}
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -40,7 +40,7 @@ class JaxAdapter(Adapter):
         self.name = "jax-jit" if jit else "jax"
         self.user_fns = user_fns or {}
         self.user_specs = user_specs or {}
-        losses = tuple(self.user_fns) if self.user_fns else ("poisson", "gaussian")
+        losses = tuple(self.user_fns) if self.user_fns else tuple(FUNCTIONAL)
         self.caps = Capabilities(losses=losses, forms=("functional",), layouts=("contiguous",), device="cpu")
         self._jax = None
 

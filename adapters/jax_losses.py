@@ -138,3 +138,12 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
     return _reduce(loss, reduction)
+
+
+def normal_log_prob(loc, scale, value):
+    """The normal log-density subject (SPEC chapter 14): JAX's own `jax.scipy.stats.norm.logpdf`,
+    called as the subject's signature orders the operands. No argument validation (JAX raises nothing
+    on values)."""
+    from jax.scipy.stats import norm
+
+    return norm.logpdf(value, loc, scale)

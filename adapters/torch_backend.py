@@ -15,6 +15,9 @@ from .userfn import import_lines
 
 FUNCTIONAL = {"poisson": "poisson_nll_loss", "gaussian": "gaussian_nll_loss"}
 MODULE = {"poisson": "PoissonNLLLoss", "gaussian": "GaussianNLLLoss"}
+# distribution subjects: the log-density as torch.distributions computes it (validated arguments)
+DISTRIBUTIONS = {"normal": ("torch.distributions.Normal(loc, scale).log_prob(value)",
+                            lambda torch: lambda loc, scale, value: torch.distributions.Normal(loc, scale).log_prob(value))}
 
 
 class TorchAdapter(Adapter):
@@ -23,7 +26,7 @@ class TorchAdapter(Adapter):
         self.user_fns = user_fns or {}
         self.user_specs = user_specs or {}
         self.name = "torch" if device == "cpu" else f"torch-{device}"
-        losses = tuple(self.user_fns) if self.user_fns else ("poisson", "gaussian")
+        losses = tuple(self.user_fns) if self.user_fns else ("poisson", "gaussian", *DISTRIBUTIONS)
         forms = ("functional",) if self.user_fns else ("functional", "module")
         self.caps = Capabilities(losses=losses, forms=forms, device=device)
         self._torch = None
@@ -102,6 +105,8 @@ class TorchAdapter(Adapter):
     def function(self, loss):
         if loss in self.user_fns:
             return self.user_fns[loss]
+        if loss in DISTRIBUTIONS:
+            return DISTRIBUTIONS[loss][1](self.torch)
         return getattr(self.torch.nn.functional, FUNCTIONAL[loss])
 
     def module(self, loss, args, kwargs):
@@ -136,8 +141,11 @@ class TorchAdapter(Adapter):
                    else ", ".join(names))
             lines.append(f"out = loss({fwd})")
         else:
-            fn = "loss_fn" if call.loss in self.user_fns else f"torch.nn.functional.{FUNCTIONAL[call.loss]}"
-            lines.append(f"out = {fn}({', '.join(names + ([argtxt] if argtxt else []))})")
+            if call.loss in DISTRIBUTIONS and call.loss not in self.user_fns:
+                lines.append(f"out = {DISTRIBUTIONS[call.loss][0]}")
+            else:
+                fn = "loss_fn" if call.loss in self.user_fns else f"torch.nn.functional.{FUNCTIONAL[call.loss]}"
+                lines.append(f"out = {fn}({', '.join(names + ([argtxt] if argtxt else []))})")
         lines.append("print(out.dtype, out.shape, out.tolist())")
         if call.grad_wrt:
             if call.grad_output is None:

@@ -132,7 +132,7 @@ def resolve(call: Call):
     if isinstance(bound, SpecError):
         return bound, []
     warnings = []
-    reduction = bound["reduction"]
+    reduction = bound.get("reduction", "none")  # a subject without the argument is elementwise
     when = "construction" if call.form == "module" else "call"
     mod = LOSSES[call.loss]
     if mod.LEGACY:
@@ -152,7 +152,9 @@ def canonical(call: Call) -> Call | None:
     if isinstance(res[0], SpecError):
         return None
     params, reduction, _ = res
-    return Call(call.loss, "functional", dict(call.operands), (), dict(params, reduction=reduction),
+    kwargs = dict(params, reduction=reduction) if "reduction" in rules.SIGNATURES[(call.loss, "functional")].parameters \
+        else dict(params)
+    return Call(call.loss, "functional", dict(call.operands), (), kwargs,
                 tuple(call.grad_wrt), call.grad_output, {})
 
 

@@ -50,8 +50,8 @@ ENV_DIR = "LOSSCONFORM_CACHE_DIR"
 ENV_SWITCH = "LOSSCONFORM_CACHE"
 OFF = ("off", "0", "no", "false")
 # the modules whose source defines the cached values (and this one: the encoding)
-SOURCES = ("algebra.py", "floats.py", "poisson.py", "gaussian.py", "elementwise.py", "allowance.py", "tolerance.py",
-           "cache.py")
+SOURCES = ("algebra.py", "floats.py", "poisson.py", "gaussian.py", "normal.py", "elementwise.py", "allowance.py",
+           "tolerance.py", "cache.py")
 FORMAT_VERSION = 1
 FLUSH_EVERY = 10000  # records (larger sorted batches touch fewer pages per record)
 FLUSH_SECONDS = 2.0

@@ -19,8 +19,8 @@ and its checks.
 
 from __future__ import annotations
 
-from . import gaussian, poisson
+from . import gaussian, normal, poisson
 
-LOSSES = {m.NAME: m for m in (poisson, gaussian)}
+LOSSES = {m.NAME: m for m in (poisson, gaussian, normal)}
 
 __all__ = ["LOSSES"]

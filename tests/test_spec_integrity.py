@@ -8,7 +8,7 @@ from pathlib import Path
 from conformance import specindex
 
 ROOT = Path(__file__).resolve().parent.parent
-CITED = re.compile(r'"((?:PNLL|GNLL|API|LEGACY|RED|ERR|DTYPE|GRAD|SHAPE|SPECIAL|ALLOW|COMPARE|FMT|REF)-[A-Z0-9-]+)"')
+CITED = re.compile(r'"((?:PNLL|GNLL|NLP|API|LEGACY|RED|ERR|DTYPE|GRAD|SHAPE|SPECIAL|ALLOW|COMPARE|FMT|REF)-[A-Z0-9-]+)"')
 
 
 def _cited():

@@ -760,3 +760,39 @@ def gaussian_fused_var_grad_typo(input, target, var, full=False, eps=1e-6, reduc
     """Mistake: the hand-written var gradient is `0.5*g*(1/v - d/v**2)`, d instead of d**2.
     Violates GNLL-GRAD-VAR."""
     return _gaussian(input, target, var, full, eps, reduction, mistake="var_grad_typo", fused=True)
+
+
+# --- the normal log-density subject (SPEC chapter 14) ----------------------------------------------
+def _normal(loc, scale, value, mistake=()):
+    mistakes = {mistake} if isinstance(mistake, str) else set(mistake)
+    if "no_validation" not in mistakes:  # NLP-ARGS, as torch.distributions validates by default
+        if bool(torch.isnan(loc).any()) or bool(torch.isnan(value).any()) or not bool((scale > 0).all()):
+            raise ValueError("Expected loc, value real and scale > 0")
+    var = scale if "var_is_scale" in mistakes else scale ** 2
+    const = math.log(2 * math.pi) if "two_pi" in mistakes else 0.5 * math.log(2 * math.pi)
+    return -((value - loc) ** 2) / (2 * var) - torch.log(scale) - const
+
+
+def normal_correct(loc, scale, value):
+    """Correct: the normal log-density from scratch, validating its arguments like torch.distributions."""
+    return _normal(loc, scale, value)
+
+
+def normal_wraps_torch(loc, scale, value):
+    """Correct: torch.distributions.Normal(loc, scale).log_prob(value) itself."""
+    return torch.distributions.Normal(loc, scale).log_prob(value)
+
+
+def normal_two_pi(loc, scale, value):
+    """Mistake: the constant is log(2*pi), not 0.5*log(2*pi) ("the normalizer is 2*pi"). Violates NLP-VALUE."""
+    return _normal(loc, scale, value, mistake="two_pi")
+
+
+def normal_var_is_scale(loc, scale, value):
+    """Mistake: the argument is taken as the variance (scale not squared). Violates NLP-VALUE / NLP-GRAD."""
+    return _normal(loc, scale, value, mistake="var_is_scale")
+
+
+def normal_no_validation(loc, scale, value):
+    """Mistake (api): no argument validation, so scale <= 0 gives NaN instead of ValueError. Violates NLP-ARGS."""
+    return _normal(loc, scale, value, mistake="no_validation")

@@ -1,0 +1,82 @@
+"""The normal log-density, a distribution subject: `torch.distributions.Normal(loc, scale).log_prob(value)`,
+`scipy.stats.norm.logpdf(value, loc, scale)`, `jax.scipy.stats.norm.logpdf(value, loc, scale)`
+(SPEC chapter 14). Not a loss: no reduction, no module form. The exact-likelihood family of chapter 12
+(GNLL-EXACT) made into a subject a user can run, through the same engine as the losses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from mpmath import log, pi
+
+from .rules import SpecError
+
+# --- the subject's declaration (reference/losses.py) -------------------------------------------------
+NAME = "normal"
+FUNCTIONAL = "normal_log_prob"  # a user function replaces it: --normal-fn, called (loc, scale, value)
+OPERANDS = ("loc", "scale", "value")
+FORWARD_NAMES = ()  # no module form
+PARAMS = ()
+LEGACY = ()
+SIGNATURES = {"functional": (("loc", "pk"), ("scale", "pk"), ("value", "pk"))}
+REDUCTION_MESSAGE = None  # no reduction argument: the result is elementwise (RED-NONE)
+ACCURACY_AXES = ("value - loc", "scale")
+TERM_FLAGS: dict = {}
+
+
+def before_reduction(operands: dict, shapes: dict, dtypes: dict):
+    """NLP-ARGS: PyTorch validates its arguments by default: loc must be real (not NaN), scale
+    positive (not NaN), value in the support (not NaN); each failure is a ValueError."""
+    for name in ("loc", "scale", "value"):
+        a = np.asarray(operands[name])
+        if a.dtype.kind not in "f" and str(a.dtype) != "bfloat16":
+            continue
+        f = a.astype(np.float64)
+        if np.any(np.isnan(f)) or (name == "scale" and np.any(f <= 0)):
+            return SpecError("NLP-ARGS", "ValueError", None)
+    return None
+
+
+def after_reduction(params: dict, operands: dict, shapes: dict, dtypes: dict):
+    return None
+
+
+def operand_dtypes(dtypes: dict) -> dict:
+    return dict(dtypes)
+
+
+def HALF_LOG_2PI():
+    return log(2 * pi) / 2
+
+
+def element(A, loc, scale, value, g=None, *, mean_n: int = 1, order: str = "reverse"):
+    """(log_prob, g * d/d loc, g * d/d scale, g * d/d value) for one element.
+
+    NLP-VALUE:  -(value - loc)^2 / (2 * scale^2) - log(scale) - 0.5*log(2*pi), in PyTorch's order
+                (var = scale**2 first).
+    NLP-GRAD:   d/dvalue = -(value - loc)/scale^2, d/dloc = (value - loc)/scale^2,
+                d/dscale = ((value - loc)^2/scale^2 - 1)/scale.
+    """
+    if g is None:
+        g = A.const(1)
+    if mean_n != 1:
+        g = A.div(g, A.const(mean_n))
+    if order == "local":  # ALLOW-GRAD-ORDER: local derivatives first, the upstream factor last
+        out = element(A, loc, scale, value, A.const(1))
+        return (out[0],) + tuple(d * g for d in out[1:])
+    var = scale * scale
+    d = value - loc
+    out = -A.div(d * d, A.const(2) * var) - A.log(scale) - A.const(HALF_LOG_2PI())
+    q = A.div(g * d, var)  # reverse mode: through the division, then the square
+    d_value = -q
+    d_loc = q
+    d_scale = A.div(g * (A.div(d * d, var) - A.const(1)), scale)
+    return out, d_loc, d_scale, d_value
+
+
+def clause(quantity: str, loc: float, scale: float, value: float, **_) -> str:
+    """The clause governing `quantity` of one element (output, grad_loc, grad_scale, grad_value)."""
+    special = any(v != v or v in (float("inf"), float("-inf")) for v in (loc, scale, value))
+    if quantity == "output":
+        return "SPECIAL-INF" if special else "NLP-VALUE"
+    return "GRAD-SPECIAL" if special else "NLP-GRAD"
