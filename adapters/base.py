@@ -237,6 +237,10 @@ class Adapter:
     def repro(self, call) -> str:
         return ""
 
+    def repro_expected(self, where: str, expected: str, note: str) -> str:
+        """Lines that end a reproduction with what the spec expects, in its language (Python)."""
+        return f"\n# expected: {where} = {expected}{note}\nprint('expected: {where} =', {expected!r})"
+
 
 def importable(module: str, extra: str, load=None) -> tuple[bool, str]:
     """`Adapter.available` for a backend that lives in an optional package: (True, "") when

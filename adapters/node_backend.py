@@ -242,6 +242,9 @@ class NodeAdapter(Adapter):
             if n in call.operands and changed(np.asarray(call.operands[n]), _numpy(a)):
                 out.mutated.append(n)
 
+    def repro_expected(self, where: str, expected: str, note: str) -> str:
+        return f"\n// expected: {where} = {expected}{note}\nconsole.log('expected: {where} =', {json.dumps(expected)});"
+
     def repro(self, call) -> str:
         """A standalone ES module: the implementation on the call's operands, values exact."""
         js_name = {"var": "variance"}  # `var` is a JavaScript keyword

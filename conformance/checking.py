@@ -341,7 +341,7 @@ def evaluate(chk: CheckContext, call: Call, *, value_clause=None, grad_clause=No
         _attribute_reduction(chk, call, exp, devs)
         _attribute_term(chk, call, devs)
         _attribute_upstream(chk, call, exp, devs)
-    _add_expected_to_repro(devs)
+    _add_expected_to_repro(devs, chk.adapter)
     return devs, exp
 
 
@@ -740,14 +740,19 @@ def _isolate(chk, call: Call, p: dict) -> dict:
     return p
 
 
-def _add_expected_to_repro(devs) -> None:
-    """The reproduction prints what the backend gave; add what the spec expects."""
+def _add_expected_to_repro(devs, adapter=None) -> None:
+    """The reproduction prints what the backend gave; add what the spec expects, in the
+    reproduction's own language (the adapter's `repro_expected`)."""
+    say = getattr(adapter, "repro_expected", None) or _python_expected  # a test double may lack it
     for p in devs:
-        if p.get("repro") and p.get("expected") is not None and "# expected:" not in p["repro"]:
+        if p.get("repro") and p.get("expected") is not None and "expected: " not in p["repro"]:
             where = p["quantity"] + (str(p["index"]) if p.get("index") else "")
             extra = f" (allowance {p['allowance']})" if p.get("allowance") else ""
-            p["repro"] += (f"\n# expected: {where} = {p['expected']}{extra} [{p['clause']}]"
-                           f"\nprint('expected: {where} =', {str(p['expected'])!r})")
+            p["repro"] += say(where, str(p["expected"]), f"{extra} [{p['clause']}]")
+
+
+def _python_expected(where: str, expected: str, note: str) -> str:
+    return f"\n# expected: {where} = {expected}{note}\nprint('expected: {where} =', {expected!r})"
 
 
 def _num(x) -> str:
