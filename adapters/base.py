@@ -119,6 +119,23 @@ class Adapter:
             return f"declared: no reduction={res[1]}"
         return None
 
+    def foreign_surface(self, call, who: str) -> str | None:
+        """NA reasons shared by the adapters that translate PyTorch's arguments into a framework's own
+        call surface (`who` names it): module forward by keyword (PyTorch's forward names), a call
+        PyTorch's signature refuses (its TypeError is an API-SIGNATURE question, and the framework's
+        signature is not PyTorch's), the loss's legacy arguments (the framework has none)."""
+        if call.forward_names:
+            return f"{who} does not take the operands by PyTorch's forward names"
+        given = given_arguments(call)
+        if given is None:
+            return f"a call PyTorch's signature refuses ({who}'s signature differs)"
+        from reference.losses import LOSSES
+
+        legacy = set(LOSSES[call.loss].LEGACY) & set(given)
+        if legacy:
+            return f"{who} has no legacy {' / '.join(sorted(legacy))}"
+        return None
+
     def available(self) -> tuple[bool, str]:
         """(usable, reason when not)."""
         return True, ""
@@ -240,6 +257,20 @@ class Adapter:
     def repro_expected(self, where: str, expected: str, note: str) -> str:
         """Lines that end a reproduction with what the spec expects, in its language (Python)."""
         return f"\n# expected: {where} = {expected}{note}\nprint('expected: {where} =', {expected!r})"
+
+
+def given_arguments(call) -> dict | None:
+    """The arguments the call gave besides its operands (positional ones named), bound by PyTorch's
+    signature; a module call's are its constructor's. None where PyTorch's signature refuses them."""
+    from reference.rules import OPERANDS, SIGNATURES
+
+    sig = SIGNATURES[(call.loss, call.form)]
+    n_ops = len(OPERANDS[call.loss]) if call.form == "functional" else 0
+    try:
+        bound = sig.bind(*(("·",) * n_ops + tuple(call.args)), **call.kwargs)
+    except TypeError:
+        return None
+    return {k: v for k, v in bound.arguments.items() if call.form == "module" or k not in OPERANDS[call.loss]}
 
 
 def importable(module: str, extra: str, load=None) -> tuple[bool, str]:

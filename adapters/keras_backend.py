@@ -42,7 +42,8 @@ import os
 import numpy as np
 
 from .base import Capabilities, importable, repro_operands
-from .tensorflow_backend import TapeAdapter, given_arguments, tf_array_line, tf_gradient_lines
+from .base import given_arguments
+from .tensorflow_backend import TapeAdapter, tf_array_line, tf_gradient_lines
 
 
 def uses_class(form: str, ndims) -> bool:
@@ -114,16 +115,10 @@ class KerasAdapter(TapeAdapter):
 
     # -- what Keras cannot express -------------------------------------------------------------------
     def cannot_express(self, call):
-        why = super().cannot_express(call)
+        why = super().cannot_express(call) or self.foreign_surface(call, "Keras' Poisson loss")
         if why:
             return why
-        if call.forward_names:
-            return "keras.losses.Poisson is called with (y_true, y_pred), not PyTorch's forward names"
         given = given_arguments(call)
-        if given is None:
-            return "a call PyTorch's signature refuses (Keras' signature differs)"
-        if {"size_average", "reduce"} & set(given):
-            return "Keras' Poisson loss has no legacy size_average / reduce"
         if given.get("log_input", True) is not False:
             return "Keras' Poisson loss takes the rate itself (log_input=False) only"
         if given.get("full", False) is not False:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Adapter, Capabilities, array_literal, importable, repro_operands
+from .base import Adapter, Capabilities, array_literal, given_arguments, importable, repro_operands
 
 DTYPES = {"float32": "Float32", "float64": "Float64"}
 
@@ -60,31 +60,13 @@ class LucidAdapter(Adapter):
             return "unavailable"
 
     def cannot_express(self, call):
-        why = super().cannot_express(call)
-        if why:
-            return why
-        if call.forward_names:
-            return "lucid names forward's operands (x, target), not PyTorch's"
-        kw = self._kwargs(call)
-        if kw is None:
-            return "a call PyTorch's signature refuses (lucid's signature differs)"
-        if {"size_average", "reduce"} & set(kw):
-            return "lucid has no legacy size_average / reduce"
-        return None
+        return super().cannot_express(call) or self.foreign_surface(call, "lucid")
 
     @staticmethod
     def _kwargs(call):
-        """The arguments the call gave (not its operands), by PyTorch's signature, as keywords
-        (lucid's names are PyTorch's; its positional order is not); None if PyTorch's signature
-        refuses them."""
-        from reference.rules import OPERANDS, SIGNATURES
-
-        n_ops = len(OPERANDS[call.loss]) if call.form == "functional" else 0
-        try:
-            bound = SIGNATURES[(call.loss, call.form)].bind(*(("·",) * n_ops + tuple(call.args)), **call.kwargs)
-        except TypeError:
-            return None
-        return {k: v for k, v in bound.arguments.items() if call.form == "module" or k not in OPERANDS[call.loss]}
+        """The arguments the call gave, as keywords (lucid's names are PyTorch's; its positional
+        order is not)."""
+        return given_arguments(call)
 
     # -- the hooks of base.Adapter's template ----------------------------------------------------
     def _run(self, call, out):

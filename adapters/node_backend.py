@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Adapter, Capabilities, Raised, changed, operand_names
+from .base import Adapter, Capabilities, Raised, changed, given_arguments, operand_names
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = ROOT / "js" / "server.mjs"
@@ -189,11 +189,10 @@ class NodeAdapter(Adapter):
             return "the seed API is functional only"
         if call.loss == "gaussian" and not isinstance(call.operands.get("var"), np.ndarray):
             return "the seed API takes var as a tensor, not a Python number"
+        why = self.foreign_surface(call, "the seed API")
+        if why:
+            return why
         opts = self._options(call)
-        if opts is None:
-            return "a call PyTorch's signature refuses (the seed API's signature differs)"
-        if {"size_average", "reduce"} & set(opts):
-            return "the seed API has no legacy size_average / reduce"
         try:
             json.dumps(opts, allow_nan=False)
         except (TypeError, ValueError):
@@ -202,16 +201,8 @@ class NodeAdapter(Adapter):
 
     @staticmethod
     def _options(call):
-        """The arguments the call gave, by PyTorch's signature (the seed API's option names); None if
-        PyTorch's signature refuses them."""
-        from reference.rules import OPERANDS, SIGNATURES
-
-        sig = SIGNATURES[(call.loss, call.form)]
-        try:
-            bound = sig.bind(*(("·",) * len(OPERANDS[call.loss]) + tuple(call.args)), **call.kwargs)
-        except TypeError:
-            return None
-        return {k: v for k, v in bound.arguments.items() if k not in OPERANDS[call.loss]}
+        """The arguments the call gave, by PyTorch's signature (the seed API's option names)."""
+        return given_arguments(call)
 
     # -- one call ------------------------------------------------------------------------------------
     def _run(self, call, out):

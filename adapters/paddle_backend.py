@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 
-from .base import Adapter, Capabilities, array_literal, importable, repro_operands
+from .base import Adapter, Capabilities, array_literal, given_arguments, importable, repro_operands
 
 FUNCTIONAL = {"poisson": "poisson_nll_loss", "gaussian": "gaussian_nll_loss"}
 MODULE = {"poisson": "PoissonNLLLoss", "gaussian": "GaussianNLLLoss"}
@@ -68,34 +68,10 @@ class PaddleAdapter(Adapter):
 
     # -- what Paddle cannot express ----------------------------------------------------------------
     def cannot_express(self, call):
-        why = super().cannot_express(call)
-        if why:
-            return why
-        if call.forward_names:
-            return "Paddle's layers take their operands by Paddle's names (label, variance)"
-        bound = self._given(call)
-        if bound is None:
-            return "a call PyTorch's signature refuses (Paddle's signature differs)"
-        if {"size_average", "reduce"} & set(bound):
-            return "Paddle has no legacy size_average / reduce"
-        return None
-
-    @staticmethod
-    def _given(call):
-        """The arguments the call gave (positional ones named), by PyTorch's signature; None if
-        PyTorch's signature refuses them."""
-        from reference.rules import OPERANDS, SIGNATURES
-
-        sig = SIGNATURES[(call.loss, call.form)]
-        n_ops = len(OPERANDS[call.loss]) if call.form == "functional" else 0
-        try:
-            bound = sig.bind(*(("·",) * n_ops + tuple(call.args)), **call.kwargs)
-        except TypeError:
-            return None
-        return {k: v for k, v in bound.arguments.items() if k not in OPERANDS[call.loss] or call.form == "module"}
+        return super().cannot_express(call) or self.foreign_surface(call, "Paddle")
 
     def _kwargs(self, call) -> dict:
-        return {RENAME.get(k, k): v for k, v in (self._given(call) or {}).items()}
+        return {RENAME.get(k, k): v for k, v in (given_arguments(call) or {}).items()}
 
     # -- the hooks of base.Adapter's template ----------------------------------------------------
     def to_backend(self, a, layout=None, grad=False):

@@ -35,23 +35,9 @@ import os
 
 import numpy as np
 
-from .base import Adapter, Capabilities, array_literal, importable, repro_operands
+from .base import Adapter, array_literal, Capabilities, given_arguments, importable, repro_operands
 
 RENAME = {"full": "compute_full_loss"}  # PyTorch's keyword -> TensorFlow's
-
-
-def given_arguments(call):
-    """The arguments the call gave (positional ones named), by PyTorch's signature; None where
-    PyTorch's signature refuses them."""
-    from reference.rules import OPERANDS, SIGNATURES
-
-    sig = SIGNATURES[(call.loss, call.form)]
-    n_ops = len(OPERANDS[call.loss]) if call.form == "functional" else 0
-    try:
-        bound = sig.bind(*(("·",) * n_ops + tuple(call.args)), **call.kwargs)
-    except TypeError:
-        return None
-    return {k: v for k, v in bound.arguments.items() if k not in OPERANDS[call.loss] or call.form == "module"}
 
 
 def import_tensorflow():
@@ -155,14 +141,10 @@ class TensorflowAdapter(TapeAdapter):
 
     # -- what TensorFlow cannot express ------------------------------------------------------------
     def cannot_express(self, call):
-        why = super().cannot_express(call)
+        why = super().cannot_express(call) or self.foreign_surface(call, "tf.nn.log_poisson_loss")
         if why:
             return why
         given = given_arguments(call)
-        if given is None:
-            return "a call PyTorch's signature refuses (tf.nn.log_poisson_loss's signature differs)"
-        if {"size_average", "reduce"} & set(given):
-            return "tf.nn.log_poisson_loss has no legacy size_average / reduce"
         log_input = given.get("log_input", True)
         if log_input is not True:
             return ("tf.nn.log_poisson_loss has the log-input form only" if log_input is False
