@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from reference.floats import FLOAT_DTYPES
+
 
 @dataclass(frozen=True)
 class Capabilities:
     losses: tuple = ("poisson", "gaussian")
     forms: tuple = ("functional", "module")
-    dtypes: tuple = ("float16", "bfloat16", "float32", "float64")
+    dtypes: tuple = FLOAT_DTYPES
     # operands that take gradients, per loss; empty: the backend has no autodiff
     grad_wrt: dict = field(default_factory=lambda: {"poisson": ("input", "target"), "gaussian": ("input", "target", "var")})
     # non-float operand dtypes the backend accepts as tensors (for promotion checks)
@@ -65,7 +67,7 @@ class Outcome:
     repro: str = ""  # a standalone snippet in the backend's own API
 
 
-CANNOT_TOKENS = ("module", "float16", "bfloat16", "float32", "float64", "log_input=True", "log_input=False",
+CANNOT_TOKENS = ("module", *FLOAT_DTYPES, "log_input=True", "log_input=False",
                  "full=True", "full=False", "legacy", "positional", "reduction=none", "reduction=mean",
                  "reduction=sum")
 

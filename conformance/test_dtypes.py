@@ -16,7 +16,7 @@ from . import strategies as S
 from .checking import conform
 from .test_values import gaussian_call, poisson_call
 
-TAGS = ("float16", "bfloat16", "float32", "float64", "int32", "int64")
+TAGS = S.DTYPES + ("int32", "int64")
 
 
 def _arr(tag, values, shape=None):

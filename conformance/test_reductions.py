@@ -79,7 +79,7 @@ def test_gaussian_empty(chk, dtype, reduction):
 LARGE_N = {"quick": 100_000, "standard": 1_000_000, "thorough": 4_000_000}
 
 
-@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize("dtype", S.DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_poisson_large_reduction(chk, request, reduction, dtype):
     chk.clause = "RED-ACCURACY"

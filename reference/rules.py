@@ -10,6 +10,8 @@ import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .floats import FLOAT_DTYPES
+
 __all__ = [
     "SpecError",
     "SpecWarning",
@@ -190,7 +192,7 @@ def broadcast_shapes(*shapes):
 
 
 # --- DTYPE-PROMOTE: PyTorch's type promotion (categories bool < integer < floating) -------------
-_FLOATS = ("float16", "bfloat16", "float32", "float64")
+_FLOATS = FLOAT_DTYPES
 _INTS = ("bool", "uint8", "int8", "int16", "int32", "int64")
 _FLOAT_RANK = {"float16": 1, "bfloat16": 1, "float32": 2, "float64": 3}
 DEFAULT_FLOAT = "float32"
