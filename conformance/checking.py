@@ -614,7 +614,8 @@ def _check_quantity(chk, call, out, exp, q: Quantity, got_arr, got_dtype, clause
 
 def steer(chk: CheckContext, quantity: str, score: float) -> None:
     """Feed a quantity's worst normalized error to `hypothesis.target`, so that the search climbs
-    towards the inputs a candidate evaluates worst (Phase.target, within the example budget).
+    towards the inputs a candidate evaluates worst (Phase.target, within the example budget; only
+    under --explore: the deterministic gate's cases must not depend on the backend's results).
 
     One label per quantity and per call of the example: an example that makes several calls has
     one observation each ("output", "output #2", ...), as target() takes a label once per example."""
@@ -652,7 +653,9 @@ def _element_payload(call, out, exp, q, i, g, v, cl, fmt) -> dict:
               f"{q.name}{idx if idx else ''}: got {_text(float(g))}, expected {_num(exact)} "
               f"(normalized error {_num(v.normalized)}, {_num(v.ulps)} ulp)")
     p["index"] = idx
-    p["subnormal"] = p["subnormal"] or any_subnormal([float(g)], fmt) or exp.meets_subnormal(q.name, i, q.dtype)
+    # the exact value, the returned one, or a step of the straightforward evaluation is subnormal
+    p["subnormal"] = (p["subnormal"] or any_subnormal([float(g), float(exact)], fmt)
+                      or exp.meets_subnormal(q.name, i, q.dtype))
     p["expected"] = _num(exact)
     p["expected_rounded"] = _text(float(fmt.round(exact)))
     p["got"] = _text(float(g))

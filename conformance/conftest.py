@@ -32,11 +32,12 @@ _COMMON = dict(deadline=None, print_blob=False,
                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 # survey: every example runs and every deviation is recorded (nothing raises, nothing shrinks);
 # minimise: the target deviations raise and hypothesis shrinks each of them (one class each)
-# Phase.target: the second half of each check's example budget mutates the examples with the
-# largest normalized error (checking.steer), instead of drawing afresh
-PHASES = {"survey": dict(phases=[Phase.explicit, Phase.generate, Phase.target], report_multiple_bugs=False),
-          "minimise": dict(phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink],
-                           report_multiple_bugs=True)}
+# No Phase.target in the gate: targeting mutates the examples with the largest normalized error
+# (checking.steer feeds hypothesis.target), so the cases would depend on what the backend returned,
+# and a backend whose results vary between runs (XLA:CPU's flush-to-zero in gradients did) would
+# draw different cases under the same seed. --explore adds it (below).
+PHASES = {"survey": dict(phases=[Phase.explicit, Phase.generate], report_multiple_bugs=False),
+          "minimise": dict(phases=[Phase.explicit, Phase.generate, Phase.shrink], report_multiple_bugs=True)}
 for _name, _n in PROFILES.items():
     for _phase, _kw in PHASES.items():
         settings.register_profile(f"lossconform-{_name}-{_phase}", max_examples=_n, database=None, **_COMMON, **_kw)

@@ -82,6 +82,8 @@ class Expected:
     loss: str | None = None
     columns: dict = field(default_factory=dict)
     operand_shapes: dict = field(default_factory=dict)
+    upstream: object = None  # each output element's upstream gradient (flat), None: ones
+    element_params: dict = field(default_factory=dict)  # params with the mean's 1/N (mean_n)
 
     def clause_of(self, quantity: str, i: int) -> str | None:
         """The most specific clause governing element `i` of `quantity` ("output" or
@@ -118,9 +120,10 @@ class Expected:
         single = (self.reduction == "none") if quantity == "output" else (
             tuple(self.operand_shapes.get(quantity[len("grad_"):], ())) ==
             tuple(np.broadcast_shapes(*self.operand_shapes.values())))
+        if self.upstream is not None:  # each element's upstream gradient, after the operands
+            cols = np.concatenate([cols, np.asarray(self.upstream, dtype=np.float64).reshape(-1, 1)], axis=1)
         rows = cols[i:i + 1] if single else np.unique(cols, axis=0)[:self.SUBNORMAL_PROBE_MAX]
-        params = {k: v for k, v in self.params.items() if k != "mean_n"}
-        return any(meets_subnormal(self.loss, tuple(r), params, dtype) for r in rows)
+        return any(meets_subnormal(self.loss, tuple(r), self.element_params or self.params, dtype) for r in rows)
 
 
 def resolve(call: Call):
@@ -284,7 +287,9 @@ def expect(call: Call) -> Expected:
     else:
         gcol = np.ones(())
     cols.append(np.broadcast_to(gcol, out_shape).ravel())
+    exp.upstream = cols[-1] if call.grad_output is not None else None
     params = dict(params, mean_n=n if (reduction == "mean" and n) else 1)
+    exp.element_params = params
     stacked = np.ascontiguousarray(np.stack(cols, axis=1) if n else np.zeros((0, len(cols))))
     # one opaque bytes value per row: a 1-D unique is much faster than unique(axis=0)
     rows = stacked.view(np.dtype((np.void, stacked.dtype.itemsize * stacked.shape[1]))).ravel()

@@ -124,3 +124,18 @@ def test_the_entry_does_not_hide_another_mistake(tmp_path):
     assert p.returncode == 1, p.stdout + p.stderr
     fails = [r for r in res["records"] if r["status"] == "FAIL"]
     assert fails and all(not r["failure"].get("subnormal") for r in fails), fails
+
+
+def test_the_probe_sees_the_mean_and_the_upstream_gradient():
+    """A gradient made subnormal only by the mean's 1/N or by the upstream gradient is subnormal
+    involvement too (CI found both: bfloat16 d/dtarget = -x/N at x = 2^-126 came back 0)."""
+    tiny = np.float32(1.1754943508222875e-38)
+    x, t = np.array([tiny, 0.0], dtype=np.float32), np.array([284.0, 0.0], dtype=np.float32)
+    mean = expect(Call("poisson", "functional", {"input": x, "target": t}, grad_wrt=("target",)))
+    assert mean.meets_subnormal("grad_target", 0, "float32")
+    none = expect(Call("poisson", "functional", {"input": x, "target": t}, kwargs={"reduction": "none"},
+                       grad_wrt=("target",)))
+    assert not none.meets_subnormal("grad_target", 0, "float32")
+    up = expect(Call("poisson", "functional", {"input": x, "target": t}, kwargs={"reduction": "none"},
+                     grad_wrt=("target",), grad_output=np.array([0.5, 1.0], dtype=np.float32)))
+    assert up.meets_subnormal("grad_target", 0, "float32")
