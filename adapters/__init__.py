@@ -37,6 +37,7 @@ REGISTRY = {
     "mlx": lambda **kw: __import__("adapters.mlx_backend", fromlist=["MlxAdapter"]).MlxAdapter(**kw),
     "tensorflow": lambda **kw: __import__("adapters.tensorflow_backend", fromlist=["TensorflowAdapter"]).TensorflowAdapter(**kw),
     "keras": lambda **kw: __import__("adapters.keras_backend", fromlist=["KerasAdapter"]).KerasAdapter(**kw),
+    "mindspore": lambda **kw: __import__("adapters.mindspore_backend", fromlist=["MindsporeAdapter"]).MindsporeAdapter(**kw),
     "js": lambda **kw: __import__("adapters.node_backend", fromlist=["NodeAdapter"]).NodeAdapter(**kw),
     "scipy": lambda **kw: __import__("adapters.scipy_backend", fromlist=["ScipyAdapter"]).ScipyAdapter(**kw),
     "lucid": lambda **kw: __import__("adapters.lucid_backend", fromlist=["LucidAdapter"]).LucidAdapter(**kw),
@@ -46,7 +47,7 @@ REGISTRY = {
 
 # the level a backend is judged at by default, where it is not strict: a framework whose argument
 # names are not PyTorch's is held to the meaning (core), not to PyTorch's call surface (README: Levels)
-NATURAL_LEVEL = {"paddle": "core", "mlx": "api", "tensorflow": "core", "keras": "core", "js": "core", "tfjs": "core", "lucid": "core", "scipy": "core"}
+NATURAL_LEVEL = {"paddle": "core", "mlx": "api", "tensorflow": "core", "keras": "core", "mindspore": "core", "js": "core", "tfjs": "core", "lucid": "core", "scipy": "core"}
 
 # which user-function conventions each backend accepts for --poisson-fn / --gaussian-fn
 ACCEPTS_USER_FUNCTIONS = {"torch", "torch-cuda", "numpy", "jax", "jax-jit"}

@@ -403,7 +403,7 @@ def assemble(env, records, exp_paths, problems, selective, complete=True) -> dic
             hits = [r for r in records if e.pattern().match(r["check"])]
             if not hits and not selective:
                 stale.append({"check": e.check, "clause": e.clause, "why": "matched no check"})
-            elif hits and e.when is None and all(r["status"] == "XPASS" for r in hits):
+            elif hits and e.when is None and not e.flaky and all(r["status"] == "XPASS" for r in hits):
                 stale.append({"check": e.check, "clause": e.clause, "why": "every matching check passed"})
     return _jsonable(results.document(
         env, verdict_code=results.verdict(summary, problems, stale, complete), summary=summary, problems=problems,

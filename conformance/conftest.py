@@ -357,7 +357,7 @@ def pytest_runtest_makereport(item, call):
                        message=payload.get("message", ""))
             rep.outcome, rep.wasxfail = "skipped", f"expected deviation ({clause}): {e.reason}"
         else:
-            stale = [e for e in (chk.expectations if chk else []) if e.matches(cid)]
+            stale = [e for e in (chk.expectations if chk else []) if e.matches(cid) and not e.flaky]
             if stale:
                 e = stale[0]
                 rec.update(status="XPASS", reason=e.reason, link=e.link,

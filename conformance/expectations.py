@@ -8,6 +8,7 @@ TOML, one table per entry:
     reason = "d/dt is NaN at t <= 0 with full=True: the masked Stirling term's backward multiplies 0 by log(t)"
     link = "https://github.com/pytorch/pytorch/issues/..."   # optional upstream reference
     when = "subnormal"                        # optional condition, see below
+    flaky = true                              # optional: the deviation comes and goes between runs
 
 A failure matched by an entry is XFAIL. An entry with a condition (`when`) matches only the
 failures where it holds, and is never stale: "subnormal" holds where the failing call involves a
@@ -17,8 +18,10 @@ which is how a backend that flushes subnormals to zero (XLA:CPU) is recorded onc
 check, without hiding the checks' other failures.
 
 
-An unconditional entry whose checks all pass is XPASS (stale); an entry that matches no check that
-ran is reported as unmatched.
+An unconditional entry whose checks all pass is XPASS (stale), unless it says `flaky = true`: a
+deviation the backend shows only in some runs (MindSpore's empty reductions read uninitialised
+memory), whose passing run says nothing about the entry. An entry that matches no check that ran
+is reported as unmatched.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class Expectation:
     link: str | None = None
     source: str = ""
     when: str | None = None  # a condition on the failure (CONDITIONS)
+    flaky: bool = False  # the deviation does not show in every run: never stale
 
     def pattern(self):
         return re.compile("^" + ".*".join(re.escape(p) for p in self.check.split("*")) + "$")
@@ -104,7 +108,7 @@ def load(path) -> list[Expectation]:
     for i, e in enumerate(entries, 1):
         if not isinstance(e, dict):
             raise ExpectationsError(f"{path}: entry {i} is not a table")
-        extra = set(e) - {"check", "clause", "reason", "link", "when"}
+        extra = set(e) - {"check", "clause", "reason", "link", "when", "flaky"}
         if extra:
             raise ExpectationsError(f"{path}: entry {i} has unknown keys {sorted(extra)}")
         for key in ("check", "reason"):
@@ -115,7 +119,10 @@ def load(path) -> list[Expectation]:
                 raise ExpectationsError(f"{path}: entry {i}: '{key}' must be a string")
         if "when" in e and e["when"] not in CONDITIONS:
             raise ExpectationsError(f"{path}: entry {i}: 'when' must be one of {sorted(CONDITIONS)}, not {e['when']!r}")
-        out.append(Expectation(e["check"], e["reason"], e.get("clause"), e.get("link"), str(path), e.get("when")))
+        if "flaky" in e and not isinstance(e["flaky"], bool):
+            raise ExpectationsError(f"{path}: entry {i}: 'flaky' must be true or false")
+        out.append(Expectation(e["check"], e["reason"], e.get("clause"), e.get("link"), str(path), e.get("when"),
+                               e.get("flaky", False)))
     return out
 
 

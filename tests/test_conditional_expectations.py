@@ -139,3 +139,23 @@ def test_the_probe_sees_the_mean_and_the_upstream_gradient():
     up = expect(Call("poisson", "functional", {"input": x, "target": t}, kwargs={"reduction": "none"},
                      grad_wrt=("target",), grad_output=np.array([0.5, 1.0], dtype=np.float32)))
     assert up.meets_subnormal("grad_target", 0, "float32")
+
+
+def test_a_flaky_entry_is_never_stale(tmp_path):
+    """`flaky = true`: a run in which the deviation does not show does not make the entry stale."""
+    exp = tmp_path / "exp.toml"
+    exp.write_text('[[expect]]\ncheck = "poisson.values[log_input=True,full=False,float32]"\nreason = "r"\nflaky = true\n',
+                   encoding="utf-8")
+    out = tmp_path / "res.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    p = subprocess.run([sys.executable, "-m", "conformance", "run", "--backend", "numpy", "--check",
+                        "poisson.values[log_input=True,full=False,float32]", "--profile", "quick",
+                        "--expectations", str(exp), "--json", str(out), "--quiet"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    res = json.loads(out.read_text(encoding="utf-8"))
+    assert [r["status"] for r in res["records"]] == ["PASS"] and res["stale_expectations"] == []
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[expect]]\ncheck = "*"\nreason = "r"\nflaky = "yes"\n', encoding="utf-8")
+    with pytest.raises(ExpectationsError, match="'flaky' must be true or false"):
+        load(bad)
