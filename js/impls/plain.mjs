@@ -162,7 +162,8 @@ export function poisson_nll_loss(input, target, options = {}) {
 }
 
 // --- Gaussian ---------------------------------------------------------------------------------------
-function varShape(S, V) {
+// GNLL-VAR-SHAPE: the shape var is broadcast with (also used by tfjs.mjs)
+export function varShape(S, V) {
   const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
   if (same(V, S)) return V;
   if (S.length >= 1 && same(V, S.slice(0, -1))) return [...V, 1];

@@ -12,6 +12,8 @@
 // tfjs has float32 only (its 'float32' dtype; no float64): other dtypes are refused.
 import * as tf from '@tensorflow/tfjs';
 
+import { varShape } from './plain.mjs'; // the var-shape rule, the same as the plain implementation's
+
 await tf.setBackend('cpu');
 
 export const name = `TensorFlow.js ${tf.version_core} (cpu backend)`;
@@ -56,17 +58,6 @@ const clampPassThrough = (eps) => tf.customGrad((v, save) => ({
   value: tf.maximum(v, tf.scalar(eps)),
   gradFunc: (dy) => dy,
 }));
-
-function varShape(S, V) {
-  const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
-  if (same(V, S)) return V;
-  if (S.length >= 1 && same(V, S.slice(0, -1))) return [...V, 1];
-  if (V.length === S.length) {
-    const diff = S.map((s, i) => i).filter((i) => S[i] !== V[i]);
-    if (diff.length === 1 && V[diff[0]] === 1) return V;
-  }
-  throw new Error('var is of incorrect size');
-}
 
 function gaussian(input, target, variance, { full = false, eps = 1e-6, reduction = 'mean' } = {}) {
   if (tf.any(tf.less(variance, tf.scalar(0))).dataSync()[0]) throw new Error('var has negative entry/entries');
