@@ -263,16 +263,11 @@ class Adapter:
 
 def given_arguments(call) -> dict | None:
     """The arguments the call gave besides its operands (positional ones named), bound by PyTorch's
-    signature; a module call's are its constructor's. None where PyTorch's signature refuses them."""
-    from reference.rules import OPERANDS, SIGNATURES
+    signature (reference.rules.given); a module call's are its constructor's. None where PyTorch's
+    signature refuses them."""
+    from reference.rules import given
 
-    sig = SIGNATURES[(call.loss, call.form)]
-    n_ops = len(OPERANDS[call.loss]) if call.form == "functional" else 0
-    try:
-        bound = sig.bind(*(("·",) * n_ops + tuple(call.args)), **call.kwargs)
-    except TypeError:
-        return None
-    return {k: v for k, v in bound.arguments.items() if call.form == "module" or k not in OPERANDS[call.loss]}
+    return given(call.loss, call.form, call.args, call.kwargs)
 
 
 def importable(module: str, extra: str, load=None) -> tuple[bool, str]:

@@ -95,34 +95,33 @@ SIGNATURES = _Signatures()
 OPERANDS = _Operands()
 
 
-def bind(loss: str, form: str, args: tuple, kwargs: dict):
-    """API-SIGNATURE: bind the non-operand arguments of a call; defaults filled in.
-
-    For the functional form `args` are the positional arguments after the operands. Returns the
-    dict of every parameter, or a SpecError(TypeError) when Python's binding would fail.
-    """
+def given(loss: str, form: str, args: tuple, kwargs: dict, *, partial: bool = False) -> dict | None:
+    """API-SIGNATURE: the non-operand arguments a call gave, named by PyTorch's signature (for the
+    functional form `args` are the positional arguments after the operands), no defaults; None when
+    Python's binding would fail. `partial`: the required parameters may be missing."""
     sig = SIGNATURES[(loss, form)]
     n_ops = len(OPERANDS[loss]) if form == "functional" else 0
     try:
-        bound = sig.bind(*(("·",) * n_ops + tuple(args)), **kwargs)
+        bound = (sig.bind_partial if partial else sig.bind)(*(("·",) * n_ops + tuple(args)), **kwargs)
     except TypeError:
+        return None
+    return {k: v for k, v in bound.arguments.items() if form == "module" or k not in OPERANDS[loss]}
+
+
+def bind(loss: str, form: str, args: tuple, kwargs: dict):
+    """API-SIGNATURE: every non-operand parameter of a call, defaults filled in, or a
+    SpecError(TypeError) when Python's binding would fail."""
+    got = given(loss, form, args, kwargs)
+    if got is None:
         return SpecError("API-SIGNATURE", "TypeError", None, "construction" if form == "module" else "call")
-    bound.apply_defaults()
-    out = dict(bound.arguments)
-    for name in OPERANDS[loss] if form == "functional" else ():
-        out.pop(name, None)
-    return out
+    defaults = {name: p.default for name, p in SIGNATURES[(loss, form)].parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    return dict(defaults, **got)
 
 
 def positional_names(loss: str, form: str, args: tuple) -> tuple:
     """The parameters the positional arguments after the operands bind to (none where they do not bind)."""
-    sig = SIGNATURES[(loss, form)]
-    n_ops = len(OPERANDS[loss]) if form == "functional" else 0
-    try:
-        bound = sig.bind_partial(*(("·",) * n_ops + tuple(args)))
-    except TypeError:
-        return ()
-    return tuple(k for k in bound.arguments if form == "module" or k not in OPERANDS[loss])
+    return tuple(given(loss, form, args, {}, partial=True) or ())
 
 
 def legacy_reduction(size_average, reduce):
