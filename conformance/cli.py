@@ -36,6 +36,11 @@ class UsageError(Exception):
     pass
 
 
+def _user_specs(args) -> dict:
+    """{loss: spec} of the --<loss>-fn options the run was given."""
+    return options.user_specs(lambda dest: getattr(args, dest, None))
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m conformance", description="lossconform: conformance of loss functions")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -152,7 +157,7 @@ def _validate(args):
     if args.backend not in adapters.REGISTRY:
         raise UsageError(f"unknown backend {args.backend!r}; known: {', '.join(adapters.REGISTRY)} (see `list`)")
     fns = {}
-    for loss, spec in options.user_specs(lambda d: getattr(args, d, None)).items():
+    for loss, spec in _user_specs(args).items():
         if spec:
             if args.backend not in adapters.ACCEPTS_USER_FUNCTIONS:
                 raise UsageError(f"backend {args.backend!r} does not take user functions")
@@ -222,7 +227,7 @@ def _unwritable(path: Path, is_dir: bool) -> str | None:
 def subject_name(args) -> str:
     """What the run is named after: the backend, or the user function(s) under test
     (`--poisson-fn mine.py:poisson_nll_loss` -> `mine-poisson_nll_loss`)."""
-    specs = list(options.user_specs(lambda d: getattr(args, d, None)).values())
+    specs = list(_user_specs(args).values())
     if not specs:
         return args.backend
     parts = []
@@ -249,7 +254,7 @@ def _suite_commit() -> str:
 
 
 def _environment(args, adapter, exp_paths, started, workers) -> dict:
-    level = args.level or options.default_level(options.user_specs(lambda d: getattr(args, d, None)), args.backend)
+    level = args.level or options.default_level(_user_specs(args), args.backend)
     desc = {}
     if adapter is not None:
         try:
@@ -482,7 +487,7 @@ def cmd_run(args) -> int:
                 records = records or pool.records
     progress.flush()
     env["duration_s"] = round(time.monotonic() - t0, 1)
-    selective = bool(args.loss or args.dtype or args.check or options.user_specs(lambda d: getattr(args, d, None)))
+    selective = bool(args.loss or args.dtype or args.check or _user_specs(args))
     res = assemble(env, records, exp_paths, problems, selective, complete)
     _write_outputs(args, res, name)
     for p in problems:
