@@ -163,10 +163,9 @@ class NodeAdapter(Adapter):
             except Exception:  # noqa: BLE001 - available() says why
                 hello = {"losses": [], "dtypes": [], "grad": False}
             losses = tuple(hello.get("losses", ()))
-            grads = {"poisson": ("input", "target"), "gaussian": ("input", "target", "var")}
             self._caps = Capabilities(losses=losses, forms=("functional",),
                                       dtypes=tuple(d for d in hello.get("dtypes", ()) if d in ("float32", "float64")),
-                                      grad_wrt={k: (v if hello.get("grad") else ()) for k, v in grads.items()},
+                                      grad_wrt={k: (operand_names(k) if hello.get("grad") else ()) for k in losses},
                                       int_dtypes=(), layouts=("contiguous",), device="cpu")
         return self._caps
 
@@ -185,10 +184,8 @@ class NodeAdapter(Adapter):
         why = super().cannot_express(call)
         if why:
             return why
-        if call.form != "functional":
-            return "the seed API is functional only"
-        if call.loss == "gaussian" and not isinstance(call.operands.get("var"), np.ndarray):
-            return "the seed API takes var as a tensor, not a Python number"
+        if any(not isinstance(a, np.ndarray) for a in call.operands.values()):
+            return "the seed API takes tensors, not a Python number operand"
         why = self.foreign_surface(call, "the seed API")
         if why:
             return why

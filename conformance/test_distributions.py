@@ -106,7 +106,7 @@ def test_normal_invalid_arguments(chk, dtype, bad):
     loc, sc, value = np.zeros(3).astype(dt), np.ones(3).astype(dt), np.array([0.0, 1.0, -1.0]).astype(dt)
     name, _, what = bad.replace("<", "=").partition("=")
     arr = {"loc": loc, "scale": sc, "value": value}[name]
-    arr[1] = {"0": 0.0, "0": 0.0, "nan": float("nan")}.get(what, -1.0)
+    arr[1] = {"0": 0.0, "nan": float("nan")}.get(what, -1.0)  # "scale<0": -1
     conform(chk, normal_call(loc, sc, value, grad=()), raise_clause="NLP-ARGS")
 
 

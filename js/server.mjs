@@ -35,7 +35,8 @@ try {
   send({ ready: false, error: `cannot load ${process.argv[2]}: ${err && err.name}: ${err && err.message}` });
   process.exit(1);
 }
-const losses = ['poisson', 'gaussian'].filter((l) => typeof impl[`${l}_nll_loss`] === 'function');
+const losses = Object.keys(impl).filter((k) => k.endsWith('_nll_loss') && typeof impl[k] === 'function')
+  .map((k) => k.slice(0, -'_nll_loss'.length));
 send({ ready: true, name: impl.name || process.argv[2], dtypes: impl.dtypes || ['float32', 'float64'],
        grad: typeof impl.grad === 'function', losses, node: process.version });
 
@@ -60,7 +61,7 @@ for await (const line of rl) {
   try {
     ops = Object.fromEntries(Object.entries(req.operands).map(([k, a]) => [k, impl.tensor(a.values.map(dec), a.shape, a.dtype)]));
     stage = 'call';
-    const positional = req.loss === 'poisson' ? [ops.input, ops.target] : [ops.input, ops.target, ops.var];
+    const positional = Object.keys(req.operands).map((k) => ops[k]); // in the loss's operand order
     const y = impl[`${req.loss}_nll_loss`](...positional, { ...req.options });
     res.output = toJson(y);
     if (req.wrt && req.wrt.length) {
