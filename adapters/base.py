@@ -32,13 +32,23 @@ class Capabilities:
     losses: tuple = ("poisson", "gaussian")
     forms: tuple = ("functional", "module")
     dtypes: tuple = FLOAT_DTYPES
-    # operands that take gradients, per loss; empty: the backend has no autodiff
-    grad_wrt: dict = field(default_factory=lambda: {"poisson": ("input", "target"), "gaussian": ("input", "target", "var")})
+    # operands that take gradients, per loss (a loss missing: none; empty: the backend has no
+    # autodiff); None: every operand of every loss it provides (`differentiates`)
+    grad_wrt: dict | None = None
     # non-float operand dtypes the backend accepts as tensors (for promotion checks)
     int_dtypes: tuple = ("int32", "int64")
     device: str = "cpu"
     # memory layouts the adapter can build an operand in (SHAPE-LAYOUT)
     layouts: tuple = ("contiguous", "transposed", "strided", "expanded")
+
+
+    def differentiates(self, loss: str) -> tuple:
+        """The operands of `loss` the backend takes gradients with respect to."""
+        if self.grad_wrt is None:
+            from reference.losses import LOSSES
+
+            return LOSSES[loss].OPERANDS
+        return tuple(self.grad_wrt.get(loss, ()))
 
 
 @dataclass

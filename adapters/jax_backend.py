@@ -27,10 +27,15 @@ import warnings
 
 import numpy as np
 
+from reference.losses import LOSSES
+
 from .base import Adapter, Capabilities, Outcome, Raised, array_literal, importable, operand_names, take_warnings
 from .userfn import import_lines
 
-FUNCTIONAL = {"poisson": "poisson_nll_loss", "gaussian": "gaussian_nll_loss", "normal": "normal_log_prob"}
+# the subjects JAX provides: adapters/jax_losses.py defines each under its functional's name
+# (reference.losses' FUNCTIONAL; that module imports jax, so it is not imported here to look)
+PROVIDED = ("poisson", "gaussian", "normal", "poissonpmf")
+FUNCTIONAL = {name: LOSSES[name].FUNCTIONAL for name in PROVIDED}
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -147,3 +147,12 @@ def normal_log_prob(loc, scale, value):
     from jax.scipy.stats import norm
 
     return norm.logpdf(value, loc, scale)
+
+
+def poisson_log_pmf(rate, value):
+    """The Poisson log-pmf subject (SPEC chapter 14): JAX's own `jax.scipy.stats.poisson.logpmf`,
+    called as the subject's signature orders the operands. No argument validation (JAX returns -inf
+    for a value that is not a non-negative integer)."""
+    from jax.scipy.stats import poisson
+
+    return poisson.logpmf(value, rate)

@@ -17,7 +17,9 @@ FUNCTIONAL = {"poisson": "poisson_nll_loss", "gaussian": "gaussian_nll_loss"}
 MODULE = {"poisson": "PoissonNLLLoss", "gaussian": "GaussianNLLLoss"}
 # distribution subjects: the log-density as torch.distributions computes it (validated arguments)
 DISTRIBUTIONS = {"normal": ("torch.distributions.Normal(loc, scale).log_prob(value)",
-                            lambda torch: lambda loc, scale, value: torch.distributions.Normal(loc, scale).log_prob(value))}
+                            lambda torch: lambda loc, scale, value: torch.distributions.Normal(loc, scale).log_prob(value)),
+                 "poissonpmf": ("torch.distributions.Poisson(rate).log_prob(value)",
+                                lambda torch: lambda rate, value: torch.distributions.Poisson(rate).log_prob(value))}
 
 
 class TorchAdapter(Adapter):

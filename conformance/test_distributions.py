@@ -1,5 +1,5 @@
-"""Distribution subjects (SPEC chapter 14): the normal log-density, values, gradients, broadcasting,
-argument validation and special values, against the exact reference.
+"""Distribution subjects (SPEC chapter 14): the normal log-density and the Poisson log-pmf; values,
+gradients, broadcasting, argument validation and special values, against the exact reference.
 
 A subject with no reduction and no module form; everything else (promotion, layouts, the
 allowance) is the losses' machinery.
@@ -119,3 +119,112 @@ def test_normal_promotion(chk, pair):
     sc = np.array([1.0, 0.5, 3.0]).astype(S.np_dtype(a))
     value = np.array([0.25, 1.0, 4.0]).astype(S.np_dtype(b))
     conform(chk, normal_call(loc, sc, value))
+
+
+# --- the Poisson log-pmf ------------------------------------------------------------------------------
+def pmf_call(rate, value, grad=("rate",), **extra):
+    """PLP-GRAD: the rate only (the value is a count: no derivative is required)."""
+    return Call("poissonpmf", "functional", {"rate": rate, "value": value}, grad_wrt=tuple(grad), **extra)
+
+
+def pmf_rate(dtype):
+    """Positive rates, tiny to large (rate = 0 has no derivative: the edge and special checks take it)."""
+    hi = 1e3 if dtype == "float16" else 1e6
+    lo = 1e-3 if dtype == "float16" else 1e-6
+    return S.with_edges(dtype, S.floats(dtype, lo, hi, subnormal=False), [1.0, 0.5, 3.0, lo, hi])
+
+
+def pmf_count(dtype):
+    """Non-negative integer counts: small ones (lgamma's zeros at value + 1 = 1, 2 are 0 and 1) and
+    large ones (lgamma of a large argument; float16 and bfloat16 hold integers this large exactly
+    or rounded to other integers)."""
+    hi = 2048 if dtype == "float16" else (10**4 if dtype == "bfloat16" else 10**6)
+    return st.one_of(st.integers(0, 30), st.integers(0, hi)).map(lambda k: S.rep(float(k), dtype))
+
+
+@st.composite
+def pmf_operands(draw, dtype, broadcast=False):
+    if broadcast:  # rate per column, value the full shape
+        rows, cols = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+        return (draw(S.array(dtype, (1, cols), pmf_rate(dtype))),
+                draw(S.array(dtype, (rows, cols), pmf_count(dtype))))
+    shape = draw(S.shapes(min_dims=1, max_dims=2, max_side=6))
+    rate = draw(S.array(dtype, shape, pmf_rate(dtype)))
+    # counts near the rate too, where the three terms cancel (the pmf near its mode)
+    near = draw(st.booleans())
+    value = (np.floor(rate.astype(np.float64)) if near else draw(S.array(dtype, shape, pmf_count(dtype))))
+    return rate, np.asarray(value).astype(S.np_dtype(dtype))
+
+
+def _pmf_axes(rate, value):
+    r, v = (a.ravel() for a in np.broadcast_arrays(*(np.asarray(x).astype(np.float64) for x in (rate, value))))
+    return lambda i: (float(v[i]), float(r[i]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_poissonpmf_values(chk, dtype, data):
+    """PLP-VALUE, PLP-GRAD: the log-pmf and its derivative in the rate at drawn points."""
+    chk.clause = "PLP-VALUE"
+    rate, value = data.draw(pmf_operands(dtype), label="operands")
+    conform(chk, pmf_call(rate, value), sample_axes=_pmf_axes(rate, value))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_poissonpmf_broadcast(chk, dtype, data):
+    """SHAPE-BROADCAST and GRAD-BROADCAST: rate (1, cols) against value (rows, cols); the rate's
+    gradient sums over the rows."""
+    chk.clause = "SHAPE-BROADCAST"
+    rate, value = data.draw(pmf_operands(dtype, broadcast=True), label="operands")
+    g = data.draw(S.array(dtype, value.shape, S.gaussian_mean(dtype)), label="grad_output")
+    conform(chk, pmf_call(rate, value, grad_output=g))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_poissonpmf_edge_values(chk, dtype):
+    """A fixed grid: counts 0, 1, 2 (lgamma(1) = lgamma(2) = 0), small and large counts, rates from
+    tiny to large; values only at rate = 0 (0 for a zero count, -inf otherwise)."""
+    chk.clause = "PLP-VALUE"
+    dt = S.np_dtype(dtype)
+    big = 2000.0 if dtype == "float16" else 1e5
+    rates = [S.rep(r, dtype) for r in ([1e-3, 0.5, 1.0, 2.0, 30.0, 1000.0] if dtype == "float16"
+                                       else [1e-6, 0.5, 1.0, 2.0, 30.0, 1e5])]
+    counts = [0.0, 1.0, 2.0, 3.0, 10.0, S.rep(big, dtype)]
+    rows = [(r, k) for r in rates for k in counts]
+    conform(chk, pmf_call(*(np.array(c).astype(dt) for c in zip(*rows))))
+    zero = np.zeros(4).astype(dt)
+    conform(chk, pmf_call(zero, np.array([0.0, 1.0, 2.0, 7.0]).astype(dt), grad=()))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_poissonpmf_special_values(chk, dtype):
+    """SPECIAL-INF, GRAD-SPECIAL: an infinite rate gives the straightforward IEEE result (-inf for a
+    zero count, NaN otherwise: xlogy(value, inf) - inf)."""
+    chk.clause = "SPECIAL-INF"
+    dt = S.np_dtype(dtype)
+    inf = float("inf")
+    conform(chk, pmf_call(np.array([inf, inf, inf]).astype(dt), np.array([0.0, 1.0, 5.0]).astype(dt)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("bad", ["rate<0", "rate=nan", "value<0", "value=1.5", "value=inf", "value=nan"])
+def test_poissonpmf_invalid_arguments(chk, dtype, bad):
+    """PLP-ARGS: PyTorch's default argument validation raises ValueError."""
+    chk.clause = "PLP-ARGS"
+    dt = S.np_dtype(dtype)
+    rate, value = np.array([1.0, 2.0, 0.5]).astype(dt), np.array([0.0, 1.0, 3.0]).astype(dt)
+    name, _, what = bad.replace("<", "=").partition("=")
+    arr = {"rate": rate, "value": value}[name]
+    arr[1] = {"nan": float("nan"), "inf": float("inf"), "1.5": 1.5}.get(what, -1.0)  # "<0": -1
+    conform(chk, pmf_call(rate, value, grad=()), raise_clause="PLP-ARGS")
+
+
+@pytest.mark.parametrize("pair", ["float32+float64", "float16+float32", "bfloat16+float32"])
+def test_poissonpmf_promotion(chk, pair):
+    """DTYPE-PROMOTE: the rate in one dtype, the value in another; the result in the promoted one."""
+    chk.clause = "DTYPE-PROMOTE"
+    a, b = pair.split("+")
+    rate = np.array([0.5, 3.0, 20.0]).astype(S.np_dtype(a))
+    value = np.array([0.0, 2.0, 25.0]).astype(S.np_dtype(b))
+    conform(chk, pmf_call(rate, value))

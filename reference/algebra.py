@@ -1,7 +1,7 @@
 """The three number systems a defining formula is evaluated in.
 
 A loss formula is written once (in `poisson.py`, `gaussian.py`) against a small algebra: `inp`,
-`const`, `exp`, `log`, `div`, `clamp_min`, `le` and the operators + - * (division goes through
+`const`, `exp`, `log`, `lgamma`, `div`, `clamp_min`, `le` and the operators + - * (division goes through
 `div` so that x/0 has its IEEE meaning in every algebra). Evaluating the same formula
 in different algebras answers different questions:
 
@@ -30,7 +30,7 @@ from mpmath import mpf
 from mpmath.libmp import libmpf as _libmpf
 
 from .floats import Format, to_mpf
-from .tolerance import LIBM_U
+from .tolerance import LGAMMA_U, LIBM_U
 
 NAN = mpf("nan")
 INF = mpf("inf")
@@ -53,6 +53,34 @@ def _clamp_min(a, lo):
     return a if a >= lo else lo
 
 
+def _lgamma(a):
+    """log|Gamma(a)| as C's lgamma defines it: +inf at the poles (0, -1, -2, ...) and at +-inf, NaN
+    for NaN; mpmath's loggamma of a negative non-integer is complex, its real part is log|Gamma|."""
+    if _is_nan(a):
+        return NAN
+    if mpmath.isinf(a) or (a <= 0 and a == mpmath.floor(a)):
+        return INF
+    return mpmath.re(mpmath.loggamma(a))
+
+
+def _lgamma_f(v: float) -> float:
+    """math.lgamma with C's special values (a pole or an overflow: +inf)."""
+    if v != v:
+        return math.nan
+    try:
+        return math.lgamma(v)
+    except (ValueError, OverflowError):
+        return math.inf
+
+
+def _digamma_bound(lo: float, hi: float) -> float:
+    """An upper bound of |digamma| on [lo, hi] (lgamma's derivative), for lo > 0: there
+    log(x) - 1/x < digamma(x) < log(x); unbounded where the interval reaches 0 or below."""
+    if not lo > 0:
+        return math.inf
+    return abs(math.log(lo)) + abs(math.log(hi)) + 1.0 / lo
+
+
 class Exact:
     """Exact values (to the working precision); constants are taken exactly."""
 
@@ -64,6 +92,7 @@ class Exact:
 
     exp = staticmethod(mpmath.exp)
     log = staticmethod(_log)
+    lgamma = staticmethod(_lgamma)
     clamp_min = staticmethod(_clamp_min)
     div = staticmethod(lambda a, b: _ieee_div(a, b))
 
@@ -113,6 +142,9 @@ class RawExact:
             return _X(_lm.mpf_log(t, a.p, "n"), a.p)
         except _lm.ComplexResult:  # log of a negative number
             return _X(_lm.fnan, a.p)
+
+    def lgamma(self, a):
+        return _X(_rlgamma(a.t, a.p), a.p)
 
     @staticmethod
     def div(a, b):
@@ -175,6 +207,13 @@ class _X:
         return _X(_lm.mpf_neg(self.t), self.p)
 
 
+def _rlgamma(t, prec):
+    """Exact.lgamma on a raw value, rounded once to `prec` bits."""
+    with mpmath.workprec(prec + 20):
+        r = _lgamma(mpmath.mp.make_mpf(t))
+    return _lm.mpf_pos(r._mpf_, prec, "n")
+
+
 def _raw_div(a, b, prec):
     if b == _lm.fzero:
         if a == _lm.fzero or a == _lm.fnan:
@@ -200,6 +239,9 @@ class Naive:
 
     def log(self, a):
         return _NaiveNum(self.fmt.round(_log(a.v)), self.fmt)
+
+    def lgamma(self, a):
+        return _NaiveNum(self.fmt.round(_lgamma(a.v)), self.fmt)
 
     def clamp_min(self, a, lo):
         return _NaiveNum(_clamp_min(a.v, lo.v), self.fmt)
@@ -290,6 +332,9 @@ class Subnormals(Naive):
     def log(self, a):
         return self._num(self.fmt.round(_log(a.v)), a.v)
 
+    def lgamma(self, a):
+        return self._num(self.fmt.round(_lgamma(a.v)), a.v)
+
     def clamp_min(self, a, lo):
         return self._num(_clamp_min(a.v, lo.v))
 
@@ -375,6 +420,13 @@ class Tracked:
         else:
             prop = math.inf
         return self._make(z, prop, a.o, LIBM_U, None, a.m)
+
+    def lgamma(self, a):
+        """ALLOW-LGAMMA: the propagated error is at most sup|digamma| over [v - e, v + e] times e;
+        the library's own error is LGAMMA_U*u*|z| + eta."""
+        z = _lgamma_f(a.v)
+        prop = a.e * _digamma_bound(a.v - a.e, a.v + a.e) if a.e else 0.0
+        return self._make(z, prop, a.o, LGAMMA_U, None, a.m)
 
     @staticmethod
     def div(a, b):
@@ -614,6 +666,10 @@ class MixedTracked:
         return a.c.log(a)
 
     @staticmethod
+    def lgamma(a):
+        return a.c.lgamma(a)
+
+    @staticmethod
     def div(a, b):
         return a / b
 
@@ -737,6 +793,10 @@ class MixedNaive:
     @staticmethod
     def log(a):
         return _MNaiveNum(a.f.round(_log(a.v)), a.f)
+
+    @staticmethod
+    def lgamma(a):
+        return _MNaiveNum(a.f.round(_lgamma(a.v)), a.f)
 
     @staticmethod
     def clamp_min(a, lo):
@@ -914,6 +974,11 @@ class _Recorder:
 
     def log(self, a):
         return self.op("log", self.real.log(a.val), a)
+
+    def lgamma(self, a):
+        # not compiled: the emitters write out exp and log only (a formula using lgamma, the
+        # distribution subjects', is evaluated by the generic algebras)
+        raise NotTraceable("lgamma is evaluated generically")
 
     def div(self, a, b):
         a, b = a._n(a), a._n(b)

@@ -49,9 +49,9 @@ from mpmath import libmp
 ENV_DIR = "LOSSCONFORM_CACHE_DIR"
 ENV_SWITCH = "LOSSCONFORM_CACHE"
 OFF = ("off", "0", "no", "false")
-# the modules whose source defines the cached values (and this one: the encoding)
-SOURCES = ("algebra.py", "floats.py", "poisson.py", "gaussian.py", "normal.py", "elementwise.py", "allowance.py",
-           "tolerance.py", "cache.py")
+# the engine modules whose source defines the cached values (and this one: the encoding); every
+# registered loss module is added to them (`sources`)
+SOURCES = ("algebra.py", "floats.py", "elementwise.py", "allowance.py", "tolerance.py", "cache.py", "losses.py")
 FORMAT_VERSION = 1
 FLUSH_EVERY = 10000  # records (larger sorted batches touch fewer pages per record)
 FLUSH_SECONDS = 2.0
@@ -72,12 +72,19 @@ def directory() -> str:
 _HASH = None
 
 
+def sources() -> tuple:
+    """SOURCES and the file of every loss module in the registry (reference/losses.py)."""
+    from .losses import LOSSES
+
+    return SOURCES + tuple(os.path.basename(m.__file__) for m in LOSSES.values())
+
+
 def source_hash() -> str:
     """Hash of everything the cached values depend on (see the module docstring)."""
     global _HASH
     if _HASH is None:
         h = hashlib.sha256()
-        for name in SOURCES:
+        for name in sources():
             h.update(name.encode() + b"\0")
             with open(os.path.join(_HERE, name), "rb") as f:
                 h.update(f.read())

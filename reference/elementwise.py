@@ -84,19 +84,21 @@ def mixed_compute(operand_formats) -> str:
 
 
 def element_mixed(loss: str, operands: tuple, params: dict, dtype: str, computes: tuple,
-                  operand_formats: tuple | None = None) -> Element:
+                  operand_formats: tuple | None = None, accumulate: str | None = None) -> Element:
     """ALLOW-MIXED / ALLOW-GRAD-ORDER: one element whose straightforward evaluation may run in any
     of `computes`, with its derivatives in reverse-mode or local-first order.
 
     The exact values do not depend on the format; each output's bound is the largest finite bound
     over the formats (an unbounded one only where every format is unbounded), and an intermediate
     overflow in any format flags the output, so its straightforward result in each is offered.
+    `accumulate`: a gradient's dtype, less precise than the steps of a mixed call, in which reverse
+    mode accumulates its contributions (ALLOW-MIXED): its bound counts too.
     """
     ops = _with_g(loss, operands)
     orders = ("reverse",) if (ops[-1] == 1.0 and params.get("mean_n", 1) == 1) else ("reverse", "local")
     if operand_formats is not None and len(set(operand_formats)) > 1:
         # ALLOW-MIXED, step by step: one bound, each operation in its operands' promoted format
-        computes = (mixed_compute(operand_formats),)
+        computes = (mixed_compute(operand_formats),) + ((accumulate,) if accumulate else ())
     es = [element(loss, ops, dict(params, order=o), dtype, c) for c in computes for o in orders]
     if len(es) == 1:
         return es[0]

@@ -19,8 +19,8 @@ and its checks.
 
 from __future__ import annotations
 
-from . import gaussian, normal, poisson
+from . import gaussian, normal, poisson, poissonpmf
 
-LOSSES = {m.NAME: m for m in (poisson, gaussian, normal)}
+LOSSES = {m.NAME: m for m in (poisson, gaussian, normal, poissonpmf)}
 
 __all__ = ["LOSSES"]

@@ -141,7 +141,7 @@ def test_a_changed_reference_misses(cache_dir, monkeypatch, tmp_path):
     # the hash covers the source text: an edited copy of the sources hashes differently
     src = tmp_path / "src"
     src.mkdir()
-    for name in cache.SOURCES:
+    for name in cache.sources():
         shutil.copy(os.path.join(cache._HERE, name), src / name)
     with open(src / "poisson.py", "a") as f:
         f.write("\n# an edit\n")

@@ -8,7 +8,8 @@ from pathlib import Path
 from conformance import specindex
 
 ROOT = Path(__file__).resolve().parent.parent
-CITED = re.compile(r'"((?:PNLL|GNLL|NLP|API|LEGACY|RED|ERR|DTYPE|GRAD|SHAPE|SPECIAL|ALLOW|COMPARE|FMT|REF)-[A-Z0-9-]+)"')
+# a quoted id with the prefix of a clause the spec defines (a chapter's prefix: PNLL, GNLL, NLP, ...)
+CITED = re.compile(r'"((?:' + "|".join(sorted({c.split("-")[0] for c in specindex.clauses()})) + r')-[A-Z0-9-]+)"')
 
 
 def _cited():

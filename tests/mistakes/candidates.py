@@ -796,3 +796,50 @@ def normal_var_is_scale(loc, scale, value):
 def normal_no_validation(loc, scale, value):
     """Mistake (api): no argument validation, so scale <= 0 gives NaN instead of ValueError. Violates NLP-ARGS."""
     return _normal(loc, scale, value, mistake="no_validation")
+
+
+# --- the Poisson log-pmf subject (SPEC chapter 14) -------------------------------------------------
+def _poissonpmf(rate, value, mistake=()):
+    mistakes = {mistake} if isinstance(mistake, str) else set(mistake)
+    if "no_validation" not in mistakes:  # PLP-ARGS, as torch.distributions validates by default
+        if not bool((rate >= 0).all()) or not bool(((value >= 0) & (value % 1 == 0)).all()):
+            raise ValueError("Expected rate >= 0 and value a non-negative integer")
+    if "stirling" in mistakes:  # log(k!) by Stirling's series (no lgamma at hand), k! = 1 below 1
+        k = value.clamp(min=1)
+        log_fact = torch.where(value > 1, k * torch.log(k) - k + 0.5 * torch.log(2 * math.pi * k), torch.zeros_like(k))
+    else:
+        log_fact = torch.lgamma(value if "lgamma_of_value" in mistakes else value + 1)
+    term = value * torch.log(rate) if "no_xlogy" in mistakes else torch.xlogy(value, rate)
+    return term - rate - log_fact
+
+
+def poissonpmf_correct(rate, value):
+    """Correct: the Poisson log-pmf from scratch, validating its arguments like torch.distributions."""
+    return _poissonpmf(rate, value)
+
+
+def poissonpmf_wraps_torch(rate, value):
+    """Correct: torch.distributions.Poisson(rate).log_prob(value) itself."""
+    return torch.distributions.Poisson(rate).log_prob(value)
+
+
+def poissonpmf_lgamma_of_value(rate, value):
+    """Mistake: log(k!) written lgamma(k), not lgamma(k + 1). Violates PLP-VALUE."""
+    return _poissonpmf(rate, value, mistake="lgamma_of_value")
+
+
+def poissonpmf_no_xlogy(rate, value):
+    """Mistake: value*log(rate) for xlogy(value, rate): a zero count at rate 0 gives NaN (0*-inf), not 0.
+    Violates PLP-VALUE."""
+    return _poissonpmf(rate, value, mistake="no_xlogy")
+
+
+def poissonpmf_stirling(rate, value):
+    """Mistake: log(k!) by Stirling's formula (the full=True loss's term), off by up to 1/(12k). Violates PLP-VALUE."""
+    return _poissonpmf(rate, value, mistake="stirling")
+
+
+def poissonpmf_no_validation(rate, value):
+    """Mistake (api): no argument validation, so a fractional count gives a number instead of ValueError.
+    Violates PLP-ARGS."""
+    return _poissonpmf(rate, value, mistake="no_validation")

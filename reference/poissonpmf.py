@@ -1,0 +1,78 @@
+"""The Poisson log-pmf, a distribution subject: `torch.distributions.Poisson(rate).log_prob(value)`,
+`scipy.stats.poisson.logpmf(value, rate)`, `jax.scipy.stats.poisson.logpmf(value, rate)` (SPEC
+chapter 14). Not a loss: no reduction, no module form. PNLL-EXACT (chapter 12) made into a subject a
+user can run: minus the exact Poisson negative log-likelihood, `lgamma(value + 1)` included.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .rules import SpecError
+
+# --- the subject's declaration (reference/losses.py) -------------------------------------------------
+NAME = "poissonpmf"
+FUNCTIONAL = "poisson_log_pmf"  # a user function replaces it: --poissonpmf-fn, called (rate, value)
+OPERANDS = ("rate", "value")
+FORWARD_NAMES = ()  # no module form
+PARAMS = ()
+LEGACY = ()
+SIGNATURES = {"functional": (("rate", "pk"), ("value", "pk"))}
+REDUCTION_MESSAGE = None  # no reduction argument: the result is elementwise (RED-NONE)
+ACCURACY_AXES = ("value", "rate")
+TERM_FLAGS: dict = {}
+
+
+def before_reduction(operands: dict, shapes: dict, dtypes: dict):
+    """PLP-ARGS: PyTorch validates its arguments by default: the rate must be non-negative (not NaN),
+    the value a non-negative integer (not NaN, not infinite); each failure is a ValueError."""
+    for name in OPERANDS:
+        a = np.asarray(operands[name])
+        if a.dtype.kind not in "f" and str(a.dtype) != "bfloat16":
+            continue
+        f = a.astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            bad = np.isnan(f) | (f < 0)
+            if name == "value":
+                bad |= ~np.isfinite(f) | (np.floor(f) != f)
+        if np.any(bad):
+            return SpecError("PLP-ARGS", "ValueError", None)
+    return None
+
+
+def after_reduction(params: dict, operands: dict, shapes: dict, dtypes: dict):
+    return None
+
+
+def operand_dtypes(dtypes: dict) -> dict:
+    return dict(dtypes)
+
+
+def element(A, rate, value, g=None, *, mean_n: int = 1, order: str = "reverse"):
+    """(log_pmf, g * d/d rate, g * d/d value) for one element.
+
+    PLP-VALUE:  xlogy(value, rate) - rate - lgamma(value + 1), in PyTorch's order, with xlogy's
+                convention 0*log(rate) = 0 (so value = 0 at rate = 0 gives 0).
+    PLP-GRAD:   d/drate = value/rate - 1 (reverse mode: g*value/rate from xlogy, then -g). The value is
+                a count: the pmf has no derivative with respect to it; the reference's is NaN
+                (undefined) and no check asks for it.
+    """
+    if g is None:
+        g = A.const(1)
+    if mean_n != 1:
+        g = A.div(g, A.const(mean_n))
+    if order == "local":  # ALLOW-GRAD-ORDER: local derivatives first, the upstream factor last
+        out = element(A, rate, value, A.const(1))
+        return out[0], out[1] * g, out[2]
+    xlogy = A.const(0) if A.le(value, 0) else value * A.log(rate)  # value >= 0 (PLP-ARGS): value == 0
+    out = xlogy - rate - A.lgamma(value + A.const(1))
+    d_rate = A.div(g * value, rate) - g
+    return out, d_rate, g * A.const(float("nan"))  # undefined (as a number of the algebra: g*NaN)
+
+
+def clause(quantity: str, rate: float, value: float, **_) -> str:
+    """The clause governing `quantity` of one element (output, grad_rate, grad_value)."""
+    special = any(v != v or v in (float("inf"), float("-inf")) for v in (rate, value))
+    if quantity == "output":
+        return "SPECIAL-INF" if special else "PLP-VALUE"
+    return "GRAD-SPECIAL" if special else "PLP-GRAD"
