@@ -109,7 +109,7 @@ class Adapter:
         if not self.cannot:
             return None
         from reference import rules
-        from reference.api import resolve
+        from reference.engine import resolve
 
         if "module" in self.cannot and call.form == "module":
             return "declared: no module form"
@@ -159,7 +159,7 @@ class Adapter:
         return {"backend": self.name, "version": self.version(), "device": self.caps.device}
 
     def run(self, call) -> Outcome:
-        """Run one `reference.api.Call`. Never raises: a backend failure is recorded in Outcome."""
+        """Run one `reference.engine.Call`. Never raises: a backend failure is recorded in Outcome."""
         out = Outcome()
         try:
             self._run(call, out)

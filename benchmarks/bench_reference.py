@@ -41,7 +41,7 @@ from mpmath import mpf  # noqa: E402
 from reference import cache  # noqa: E402
 from reference import elementwise as ew  # noqa: E402
 from reference.allowance import allowance  # noqa: E402
-from reference.api import Call, expect  # noqa: E402
+from reference.engine import Call, expect  # noqa: E402
 from reference.floats import FORMATS  # noqa: E402
 
 TARGET = 20_000

@@ -9,7 +9,7 @@ payload (the data a report needs) filed under the most specific clause:
   module's `clause`, through `Expected.clause_of`): the Stirling mask, the var clamp, a NaN operand;
 * a call that departs from its canonical form (module form, positional, legacy or omitted
   arguments, non-contiguous operands) is also run with each departure undone
-  (`reference.api.twins`). An element that a twin gets right is that departure's deviation; one
+  (`reference.engine.twins`). An element that a twin gets right is that departure's deviation; one
   that is wrong in every form is the formula's. A layout and a module call must also give their
   twin's bits (SHAPE-LAYOUT, API-MODULE-FUNCTIONAL);
 * a wrong reduced value whose elements are themselves wrong is filed under the elements' clause.
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from reference.allowance import judge
-from reference.api import DEPARTURE_CLAUSES, Call, Expected, Quantity, canonical, expect, module_attrs, twins
+from reference.engine import DEPARTURE_CLAUSES, Call, Expected, Quantity, canonical, expect, module_attrs, twins
 from reference.floats import FORMATS, any_subnormal
 
 from . import specindex
@@ -450,7 +450,7 @@ def _same_attr(got, want) -> bool:
 
 
 def _twins(chk, call) -> list:
-    """[(clause, outcome)] of the call's twins the backend can run (reference.api.twins): each
+    """[(clause, outcome)] of the call's twins the backend can run (reference.engine.twins): each
     undoes one departure from the canonical form. Memoised on the call object."""
     cached = getattr(call, "_lossconform_twins", None)
     if cached is not None:
@@ -558,7 +558,7 @@ def _check_quantity(chk, call, out, exp, q: Quantity, got_arr, got_dtype, clause
     bits: dict = {}  # departure clause -> (first element whose bits differ from its twin, twin value)
     peak = 0.0  # the largest finite normalized error: what hypothesis is steered to increase
     for i, g in enumerate(flat):
-        v = judge(float(g), q.exact[i], q.allow[i], fmt, q.naive[i])
+        v = judge(float(g), q.exact[i], q.allow[i], fmt, q.straightforward[i])
         if math.isfinite(v.normalized) and v.normalized > peak:
             peak = v.normalized
         if sample_axes is not None:
@@ -573,7 +573,7 @@ def _check_quantity(chk, call, out, exp, q: Quantity, got_arr, got_dtype, clause
         region = exp.clause_of(qname, i)
         aspect = clause(i) if callable(clause) else clause
         # the twin that undoes one departure is right where the call is wrong: that departure
-        blame = next((c for c, t in differs if judge(float(t[i]), q.exact[i], q.allow[i], fmt, q.naive[i]).ok), None)
+        blame = next((c for c, t in differs if judge(float(t[i]), q.exact[i], q.allow[i], fmt, q.straightforward[i]).ok), None)
         if blame is not None:
             cl = blame
         elif aspect and aspect not in DEPARTURE_CLAUSES:  # an aspect the twins do not change

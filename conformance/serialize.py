@@ -1,11 +1,11 @@
-"""A `reference.api.Call` to and from JSON (counterexamples in results, the replay corpus)."""
+"""A `reference.engine.Call` to and from JSON (counterexamples in results, the replay corpus)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from adapters.base import PACK_OVER, pack_values, unpack_values
-from reference.api import Call
+from reference.engine import Call
 
 
 def _np_dtype(tag: str):

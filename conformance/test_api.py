@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reference.api import Call
+from reference.engine import Call
 
 from .checking import conform
 

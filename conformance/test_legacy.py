@@ -44,7 +44,7 @@ def test_poisson_positional_pitfall(chk):
     """API-POSITIONAL-PITFALL: PoissonNLLLoss(True, False, 1e-3) sets size_average, not eps."""
     chk.clause = "API-POSITIONAL-PITFALL"
     x, t = _operands()
-    from reference.api import Call
+    from reference.engine import Call
 
     conform(chk, Call("poisson", "module", {"input": x, "target": t}, args=(True, False, 1e-3)),
             value_clause="API-POSITIONAL-PITFALL")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reference.api import Call
+from reference.engine import Call
 
 from . import strategies as S
 from .checking import conform

@@ -4,7 +4,7 @@
 docs/vectors-schema.md). Each case is one call of the functional form: operands, options, and what
 the spec requires: an error, or the output and every operand's gradient (upstream gradient of ones)
 as exact values with their allowances and the admitted alternative results. The corpus is a fixed
-grid (no randomness), so two runs write identical files; the values come from `reference.api.expect`
+grid (no randomness), so two runs write identical files; the values come from `reference.engine.expect`
 and nothing here restates a rule.
 
 The corpus covers each loss's regions and flags (log_input, full, eps), the three reductions,
@@ -23,7 +23,7 @@ from pathlib import Path
 import mpmath
 import numpy as np
 
-from reference.api import Call, expect
+from reference.engine import Call, expect
 from reference.floats import FORMATS
 
 SCHEMA = "lossconform-vectors"
@@ -66,7 +66,7 @@ def _quantity(q, exp) -> dict:
         "lo": [p["lo"] for p in parts],
         "rounded": [num(fmt.round(e)) for e in q.exact],
         "allowance": [float(a) for a in q.allow],
-        "admitted": [[num(v) for v in alts] if alts else [] for alts in q.naive],
+        "admitted": [[num(v) for v in alts] if alts else [] for alts in q.straightforward],
         "clauses": [exp.clause_of(q.name, i) for i in range(len(q.exact))],
     }
 

@@ -11,9 +11,9 @@ in different algebras answers different questions:
 * `Tracked` a first-order running error bound for evaluating the formula straightforwardly in
             a target format (SPEC: ALLOW-RUNNING-BOUND), with flags for an intermediate that
             leaves the format's finite range; it needs magnitudes only, carried in binary64;
-* `Naive`   the straightforward evaluation itself, every operation correctly rounded to the target
-            format: the IEEE result the spec accepts where an intermediate overflows or the bound
-            is unbounded (SPEC: SPECIAL-OVERFLOW).
+* `Straightforward` the straightforward evaluation itself (the spec's word), every operation
+            correctly rounded to the target format: the IEEE result the spec accepts where an
+            intermediate overflows or the bound is unbounded (SPEC: SPECIAL-OVERFLOW).
 
 Special values follow IEEE-754 in every algebra: log of a negative number is NaN, 0*inf is NaN,
 a clamp propagates NaN. The error bound itself is an upper bound computed in binary64 from the
@@ -222,29 +222,29 @@ def _raw_div(a, b, prec):
     return _lm.mpf_div(a, b, prec, "n")
 
 
-class Naive:
+class Straightforward:
     """Straightforward evaluation in a target format: each operation's exact result is rounded."""
 
     def __init__(self, fmt: Format):
         self.fmt = fmt
 
     def inp(self, v):
-        return _NaiveNum(to_mpf(v), self.fmt)
+        return _StraightNum(to_mpf(v), self.fmt)
 
     def const(self, c):
-        return _NaiveNum(self.fmt.round(c), self.fmt)
+        return _StraightNum(self.fmt.round(c), self.fmt)
 
     def exp(self, a):
-        return _NaiveNum(self.fmt.round(mpmath.exp(a.v)), self.fmt)
+        return _StraightNum(self.fmt.round(mpmath.exp(a.v)), self.fmt)
 
     def log(self, a):
-        return _NaiveNum(self.fmt.round(_log(a.v)), self.fmt)
+        return _StraightNum(self.fmt.round(_log(a.v)), self.fmt)
 
     def lgamma(self, a):
-        return _NaiveNum(self.fmt.round(_lgamma(a.v)), self.fmt)
+        return _StraightNum(self.fmt.round(_lgamma(a.v)), self.fmt)
 
     def clamp_min(self, a, lo):
-        return _NaiveNum(_clamp_min(a.v, lo.v), self.fmt)
+        return _StraightNum(_clamp_min(a.v, lo.v), self.fmt)
 
     @staticmethod
     def div(a, b):
@@ -252,14 +252,14 @@ class Naive:
 
     @staticmethod
     def le(a, b) -> bool:
-        return bool(a.v <= (b.v if isinstance(b, _NaiveNum) else b))
+        return bool(a.v <= (b.v if isinstance(b, _StraightNum) else b))
 
     @staticmethod
     def value(a):
         return a.v
 
 
-class _NaiveNum:
+class _StraightNum:
     __slots__ = ("v", "f")
 
     def __init__(self, v, f):
@@ -267,36 +267,36 @@ class _NaiveNum:
         self.f = f
 
     def _o(self, b):
-        return b.v if isinstance(b, _NaiveNum) else self.f.round(b)
+        return b.v if isinstance(b, _StraightNum) else self.f.round(b)
 
     def __add__(self, b):
-        return _NaiveNum(self.f.round(self.v + self._o(b)), self.f)
+        return _StraightNum(self.f.round(self.v + self._o(b)), self.f)
 
     def __sub__(self, b):
-        return _NaiveNum(self.f.round(self.v - self._o(b)), self.f)
+        return _StraightNum(self.f.round(self.v - self._o(b)), self.f)
 
     def __mul__(self, b):
-        return _NaiveNum(self.f.round(self.v * self._o(b)), self.f)
+        return _StraightNum(self.f.round(self.v * self._o(b)), self.f)
 
     def __truediv__(self, b):
         d = self._o(b)
-        return _NaiveNum(self.f.round(_ieee_div(self.v, d)), self.f)
+        return _StraightNum(self.f.round(_ieee_div(self.v, d)), self.f)
 
     def __neg__(self):
-        return _NaiveNum(-self.v, self.f)
+        return _StraightNum(-self.v, self.f)
 
     __radd__ = __add__
     __rmul__ = __mul__
 
     def __rsub__(self, b):
-        return _NaiveNum(self.f.round(self._o(b) - self.v), self.f)
+        return _StraightNum(self.f.round(self._o(b) - self.v), self.f)
 
     def __rtruediv__(self, b):
-        return _NaiveNum(self.f.round(_ieee_div(self._o(b), self.v)), self.f)
+        return _StraightNum(self.f.round(_ieee_div(self._o(b), self.v)), self.f)
 
 
-class Subnormals(Naive):
-    """The straightforward evaluation in `fmt` (as Naive), noting whether it meets a subnormal
+class Subnormals(Straightforward):
+    """The straightforward evaluation in `fmt` (as Straightforward), noting whether it meets a subnormal
     magnitude: an operand, an operation's input or result (a clamp: its result only, since a
     comparison with a flushed bound picks the same value where the bound does not apply). `hit`
     says whether it did: what a backend that flushes subnormals to zero (FTZ/DAZ) evaluates
@@ -339,19 +339,19 @@ class Subnormals(Naive):
         return self._num(_clamp_min(a.v, lo.v))
 
 
-class _SNum(_NaiveNum):
+class _SNum(_StraightNum):
     __slots__ = ("alg",)
 
-    def _op(self, r: _NaiveNum, b=None):
+    def _op(self, r: _StraightNum, b=None):
         alg = self.alg
-        return alg._num(r.v, self.v, *(() if b is None else (b.v if isinstance(b, _NaiveNum) else self._o(b),)))
+        return alg._num(r.v, self.v, *(() if b is None else (b.v if isinstance(b, _StraightNum) else self._o(b),)))
 
 
 for _name in ("__add__", "__sub__", "__mul__", "__truediv__", "__radd__", "__rmul__", "__rsub__", "__rtruediv__"):
     def _wrap(base):
         return lambda self, b: self._op(base(self, b), b)
-    setattr(_SNum, _name, _wrap(getattr(_NaiveNum, _name)))
-_SNum.__neg__ = lambda self: self._op(_NaiveNum.__neg__(self))
+    setattr(_SNum, _name, _wrap(getattr(_StraightNum, _name)))
+_SNum.__neg__ = lambda self: self._op(_StraightNum.__neg__(self))
 
 
 def _ieee_div(a, b):
@@ -367,10 +367,10 @@ class Tracked:
     """The running error bound of a formula's straightforward evaluation in `fmt`.
 
     Only magnitudes enter a first-order bound, so this algebra carries binary64 approximations of
-    the intermediates (`v`), never a reference value: the exact values come from `Exact`. Per
-    intermediate it tracks the bound `e`, whether it left the format's finite range (`o`), the
-    largest magnitude among its additive parts (`p`, for per-path partial sums) and the largest
-    intermediate magnitude so far (`m`, the peak).
+    the intermediates (`value`), never a reference value: the exact values come from `Exact`. Per
+    intermediate it tracks the error `bound`, whether it left the format's finite range
+    (`overflow`), the largest magnitude among its additive parts (`parts`, for per-path partial
+    sums) and the largest intermediate magnitude so far (`peak`).
     """
 
     def __init__(self, fmt: Format):
@@ -403,46 +403,46 @@ class Tracked:
 
     def exp(self, a):
         try:
-            z = math.exp(a.v)
+            z = math.exp(a.value)
         except OverflowError:
             z = math.inf
-        e = abs(z) * math.expm1(a.e) if a.e else 0.0
-        return self._make(z, e, a.o, LIBM_U, None, a.m)
+        e = abs(z) * math.expm1(a.bound) if a.bound else 0.0
+        return self._make(z, e, a.overflow, LIBM_U, None, a.peak)
 
     def log(self, a):
-        v = a.v
+        v = a.value
         z = math.nan if (v != v or v < 0) else (-math.inf if v == 0 else math.log(v))
         fa = abs(v)
-        if a.e == 0.0:
+        if a.bound == 0.0:
             prop = 0.0
-        elif a.e < fa:
-            prop = -math.log1p(-a.e / fa)
+        elif a.bound < fa:
+            prop = -math.log1p(-a.bound / fa)
         else:
             prop = math.inf
-        return self._make(z, prop, a.o, LIBM_U, None, a.m)
+        return self._make(z, prop, a.overflow, LIBM_U, None, a.peak)
 
     def lgamma(self, a):
         """ALLOW-LGAMMA: the propagated error is at most sup|digamma| over [v - e, v + e] times e;
         the library's own error is LGAMMA_U*u*|z| + eta."""
-        z = _lgamma_f(a.v)
-        prop = a.e * _digamma_bound(a.v - a.e, a.v + a.e) if a.e else 0.0
-        return self._make(z, prop, a.o, LGAMMA_U, None, a.m)
+        z = _lgamma_f(a.value)
+        prop = a.bound * _digamma_bound(a.value - a.bound, a.value + a.bound) if a.bound else 0.0
+        return self._make(z, prop, a.overflow, LGAMMA_U, None, a.peak)
 
     @staticmethod
     def div(a, b):
         return a / b
 
     def clamp_min(self, a, lo):
-        z = math.nan if (a.v != a.v or lo.v != lo.v) else (a.v if a.v >= lo.v else lo.v)
-        return self.NUM(z, max(a.e, lo.e), a.o or lo.o, self, abs(z), max(a.m, lo.m, abs(z)))
+        z = math.nan if (a.value != a.value or lo.value != lo.value) else (a.value if a.value >= lo.value else lo.value)
+        return self.NUM(z, max(a.bound, lo.bound), a.overflow or lo.overflow, self, abs(z), max(a.peak, lo.peak, abs(z)))
 
     @staticmethod
     def le(a, b) -> bool:
-        return a.v <= (b.v if isinstance(b, TNum) else b)
+        return a.value <= (b.value if isinstance(b, TNum) else b)
 
     @staticmethod
     def value(a):
-        return a.v
+        return a.value
 
 
 def _fmul(a: float, b: float) -> float:
@@ -461,57 +461,57 @@ def _fdiv(a: float, b: float) -> float:
 class TNum:
     """A tracked intermediate (see `Tracked`)."""
 
-    __slots__ = ("v", "e", "o", "c", "p", "m")
+    __slots__ = ("value", "bound", "overflow", "alg", "parts", "peak")
 
-    def __init__(self, v, e, o, c, p, m):
-        self.v = v
-        self.e = e
-        self.o = o
-        self.c = c
-        self.p = p
-        self.m = m
+    def __init__(self, value, bound, overflow, alg, parts, peak):
+        self.value = value
+        self.bound = bound
+        self.overflow = overflow
+        self.alg = alg
+        self.parts = parts
+        self.peak = peak
 
     def _t(self, b):
-        return b if isinstance(b, TNum) else self.c.const(b)
+        return b if isinstance(b, TNum) else self.alg.const(b)
 
     def __add__(self, b):
         b = self._t(b)
-        return self.c._make(self.v + b.v, self.e + b.e, self.o or b.o, 1.0, max(self.p, b.p), max(self.m, b.m))
+        return self.alg._make(self.value + b.value, self.bound + b.bound, self.overflow or b.overflow, 1.0, max(self.parts, b.parts), max(self.peak, b.peak))
 
     __radd__ = __add__
 
     def __sub__(self, b):
         b = self._t(b)
-        return self.c._make(self.v - b.v, self.e + b.e, self.o or b.o, 1.0, max(self.p, b.p), max(self.m, b.m))
+        return self.alg._make(self.value - b.value, self.bound + b.bound, self.overflow or b.overflow, 1.0, max(self.parts, b.parts), max(self.peak, b.peak))
 
     def __rsub__(self, b):
         return self._t(b) - self
 
     def __mul__(self, b):
         b = self._t(b)
-        fa, fb = abs(self.v), abs(b.v)
-        e = fb * self.e + fa * b.e + self.e * b.e
-        return self.c._make(_fmul(self.v, b.v), e, self.o or b.o, 1.0, max(fa * b.p, self.p * fb), max(self.m, b.m))
+        fa, fb = abs(self.value), abs(b.value)
+        e = fb * self.bound + fa * b.bound + self.bound * b.bound
+        return self.alg._make(_fmul(self.value, b.value), e, self.overflow or b.overflow, 1.0, max(fa * b.parts, self.parts * fb), max(self.peak, b.peak))
 
     __rmul__ = __mul__
 
     def __truediv__(self, b):
         b = self._t(b)
-        z = _fdiv(self.v, b.v)
-        fb = abs(b.v)
-        if b.e == 0.0 and self.e == 0.0:
+        z = _fdiv(self.value, b.value)
+        fb = abs(b.value)
+        if b.bound == 0.0 and self.bound == 0.0:
             e = 0.0
-        elif b.e < fb:
-            e = (self.e + abs(z) * b.e) / (fb - b.e)
+        elif b.bound < fb:
+            e = (self.bound + abs(z) * b.bound) / (fb - b.bound)
         else:
             e = math.inf
-        return self.c._make(z, e, self.o or b.o, 1.0, _fdiv(self.p, fb) if fb else abs(z), max(self.m, b.m))
+        return self.alg._make(z, e, self.overflow or b.overflow, 1.0, _fdiv(self.parts, fb) if fb else abs(z), max(self.peak, b.peak))
 
     def __rtruediv__(self, b):
         return self._t(b) / self
 
     def __neg__(self):
-        return TNum(-self.v, self.e, self.o, self.c, self.p, self.m)
+        return TNum(-self.value, self.bound, self.overflow, self.alg, self.parts, self.peak)
 
 
 Tracked.NUM = TNum  # the class of its values (MixedTracked's formats use a subclass)
@@ -522,15 +522,15 @@ class _FTracked(Tracked):
     """Tracked in one format, whose results remember it (for MixedTracked)."""
 
     def _div(self, a, b):  # TNum.__truediv__'s bound, the result in this format
-        z = _fdiv(a.v, b.v)
-        fb = abs(b.v)
-        if b.e == 0.0 and a.e == 0.0:
+        z = _fdiv(a.value, b.value)
+        fb = abs(b.value)
+        if b.bound == 0.0 and a.bound == 0.0:
             e = 0.0
-        elif b.e < fb:
-            e = (a.e + abs(z) * b.e) / (fb - b.e)
+        elif b.bound < fb:
+            e = (a.bound + abs(z) * b.bound) / (fb - b.bound)
         else:
             e = math.inf
-        return self._make(z, e, a.o or b.o, 1.0, _fdiv(a.p, fb) if fb else abs(z), max(a.m, b.m))
+        return self._make(z, e, a.overflow or b.overflow, 1.0, _fdiv(a.parts, fb) if fb else abs(z), max(a.peak, b.peak))
 
 
 class _Weak:
@@ -542,26 +542,26 @@ class _Weak:
         self.k = k
 
     def __mul__(self, b):
-        return b.c.const(self.k) * b
+        return b.alg.const(self.k) * b
 
     __rmul__ = __mul__
 
     def __add__(self, b):
-        return b.c.const(self.k) + b
+        return b.alg.const(self.k) + b
 
     __radd__ = __add__
 
     def __sub__(self, b):
-        return b.c.const(self.k) - b
+        return b.alg.const(self.k) - b
 
     def __rsub__(self, b):
-        return b - b.c.const(self.k)
+        return b - b.alg.const(self.k)
 
     def __truediv__(self, b):
-        return b.c.const(self.k) / b
+        return b.alg.const(self.k) / b
 
     def __rtruediv__(self, b):
-        return b / b.c.const(self.k)
+        return b / b.alg.const(self.k)
 
 
 class MTNum(TNum):
@@ -572,33 +572,33 @@ class MTNum(TNum):
 
     def _pair(self, b):
         if isinstance(b, _Weak):
-            b = self.c.const(b.k)
+            b = self.alg.const(b.k)
         elif not isinstance(b, TNum):
-            b = self.c.const(b)
-        if b.c is self.c:
-            return self, b, self.c
-        c = MixedTracked.promoted(self.c, b.c)
+            b = self.alg.const(b)
+        if b.alg is self.alg:
+            return self, b, self.alg
+        c = MixedTracked.promoted(self.alg, b.alg)
         return self, b, c
 
     def __add__(self, b):
         a, b, c = self._pair(b)
-        return c._make(a.v + b.v, a.e + b.e, a.o or b.o, 1.0, max(a.p, b.p), max(a.m, b.m))
+        return c._make(a.value + b.value, a.bound + b.bound, a.overflow or b.overflow, 1.0, max(a.parts, b.parts), max(a.peak, b.peak))
 
     __radd__ = __add__
 
     def __sub__(self, b):
         a, b, c = self._pair(b)
-        return c._make(a.v - b.v, a.e + b.e, a.o or b.o, 1.0, max(a.p, b.p), max(a.m, b.m))
+        return c._make(a.value - b.value, a.bound + b.bound, a.overflow or b.overflow, 1.0, max(a.parts, b.parts), max(a.peak, b.peak))
 
     def __rsub__(self, b):
         a, b, c = self._pair(b)
-        return c._make(b.v - a.v, a.e + b.e, a.o or b.o, 1.0, max(a.p, b.p), max(a.m, b.m))
+        return c._make(b.value - a.value, a.bound + b.bound, a.overflow or b.overflow, 1.0, max(a.parts, b.parts), max(a.peak, b.peak))
 
     def __mul__(self, b):
         a, b, c = self._pair(b)
-        fa, fb = abs(a.v), abs(b.v)
-        e = fb * a.e + fa * b.e + a.e * b.e
-        return c._make(_fmul(a.v, b.v), e, a.o or b.o, 1.0, max(fa * b.p, a.p * fb), max(a.m, b.m))
+        fa, fb = abs(a.value), abs(b.value)
+        e = fb * a.bound + fa * b.bound + a.bound * b.bound
+        return c._make(_fmul(a.value, b.value), e, a.overflow or b.overflow, 1.0, max(fa * b.parts, a.parts * fb), max(a.peak, b.peak))
 
     __rmul__ = __mul__
 
@@ -611,7 +611,7 @@ class MTNum(TNum):
         return c._div(b, a)
 
     def __neg__(self):
-        return MTNum(-self.v, self.e, self.o, self.c, self.p, self.m)
+        return MTNum(-self.value, self.bound, self.overflow, self.alg, self.parts, self.peak)
 
 
 _FTracked.NUM = MTNum
@@ -659,15 +659,15 @@ class MixedTracked:
 
     @staticmethod
     def exp(a):
-        return a.c.exp(a)
+        return a.alg.exp(a)
 
     @staticmethod
     def log(a):
-        return a.c.log(a)
+        return a.alg.log(a)
 
     @staticmethod
     def lgamma(a):
-        return a.c.lgamma(a)
+        return a.alg.lgamma(a)
 
     @staticmethod
     def div(a, b):
@@ -675,19 +675,19 @@ class MixedTracked:
 
     @staticmethod
     def clamp_min(a, lo):
-        return a.c.clamp_min(a, a.c.const(lo.k) if isinstance(lo, _Weak) else lo)
+        return a.alg.clamp_min(a, a.alg.const(lo.k) if isinstance(lo, _Weak) else lo)
 
     @staticmethod
     def le(a, b) -> bool:
-        return a.v <= (b.v if isinstance(b, TNum) else (b.k if isinstance(b, _Weak) else b))
+        return a.value <= (b.value if isinstance(b, TNum) else (b.k if isinstance(b, _Weak) else b))
 
     @staticmethod
     def value(a):
-        return a.v
+        return a.value
 
 
-class _NWeak:
-    """A Python-number constant of MixedNaive: rounded into the format of what it meets."""
+class _StraightWeak:
+    """A Python-number constant of MixedStraightforward: rounded into the format of what it meets."""
 
     __slots__ = ("k",)
 
@@ -717,53 +717,53 @@ class _NWeak:
         return b / self.k
 
 
-class _MNaiveNum(_NaiveNum):
+class _MixedStraightNum(_StraightNum):
     """A straightforward intermediate in its own format; a binary operation runs in the format
     the two promote to (a Python number takes the other's format)."""
 
     __slots__ = ()
 
     def _pf(self, b):
-        if isinstance(b, _NWeak):
+        if isinstance(b, _StraightWeak):
             b = b.k
-        if isinstance(b, _NaiveNum):
-            f = self.f if b.f is self.f else MixedNaive.promoted(self.f, b.f)
+        if isinstance(b, _StraightNum):
+            f = self.f if b.f is self.f else MixedStraightforward.promoted(self.f, b.f)
             return b.v, f
         return self.f.round(b), self.f
 
     def __add__(self, b):
         v, f = self._pf(b)
-        return _MNaiveNum(f.round(self.v + v), f)
+        return _MixedStraightNum(f.round(self.v + v), f)
 
     __radd__ = __add__
 
     def __sub__(self, b):
         v, f = self._pf(b)
-        return _MNaiveNum(f.round(self.v - v), f)
+        return _MixedStraightNum(f.round(self.v - v), f)
 
     def __rsub__(self, b):
         v, f = self._pf(b)
-        return _MNaiveNum(f.round(v - self.v), f)
+        return _MixedStraightNum(f.round(v - self.v), f)
 
     def __mul__(self, b):
         v, f = self._pf(b)
-        return _MNaiveNum(f.round(self.v * v), f)
+        return _MixedStraightNum(f.round(self.v * v), f)
 
     __rmul__ = __mul__
 
     def __truediv__(self, b):
         v, f = self._pf(b)
-        return _MNaiveNum(f.round(_ieee_div(self.v, v)), f)
+        return _MixedStraightNum(f.round(_ieee_div(self.v, v)), f)
 
     def __rtruediv__(self, b):
         v, f = self._pf(b)
-        return _MNaiveNum(f.round(_ieee_div(v, self.v)), f)
+        return _MixedStraightNum(f.round(_ieee_div(v, self.v)), f)
 
     def __neg__(self):
-        return _MNaiveNum(-self.v, self.f)
+        return _MixedStraightNum(-self.v, self.f)
 
 
-class MixedNaive:
+class MixedStraightforward:
     """The straightforward evaluation of a mixed-dtype call, step by step (ALLOW-MIXED): each
     operand in its own format, each operation rounded to the format its operands promote to."""
 
@@ -780,28 +780,28 @@ class MixedNaive:
         return FORMATS[_promote_pair(a.name, b.name)]
 
     def inputs(self, operands) -> list:
-        return [_MNaiveNum(to_mpf(v), f) for v, f in zip(operands, self.formats)]
+        return [_MixedStraightNum(to_mpf(v), f) for v, f in zip(operands, self.formats)]
 
     @staticmethod
     def const(c):
-        return _NWeak(c)
+        return _StraightWeak(c)
 
     @staticmethod
     def exp(a):
-        return _MNaiveNum(a.f.round(mpmath.exp(a.v)), a.f)
+        return _MixedStraightNum(a.f.round(mpmath.exp(a.v)), a.f)
 
     @staticmethod
     def log(a):
-        return _MNaiveNum(a.f.round(_log(a.v)), a.f)
+        return _MixedStraightNum(a.f.round(_log(a.v)), a.f)
 
     @staticmethod
     def lgamma(a):
-        return _MNaiveNum(a.f.round(_lgamma(a.v)), a.f)
+        return _MixedStraightNum(a.f.round(_lgamma(a.v)), a.f)
 
     @staticmethod
     def clamp_min(a, lo):
-        lv = lo.v if isinstance(lo, _NaiveNum) else a.f.round(lo.k if isinstance(lo, _NWeak) else lo)
-        return _MNaiveNum(_clamp_min(a.v, lv), a.f)
+        lv = lo.v if isinstance(lo, _StraightNum) else a.f.round(lo.k if isinstance(lo, _StraightWeak) else lo)
+        return _MixedStraightNum(_clamp_min(a.v, lv), a.f)
 
     @staticmethod
     def div(a, b):
@@ -809,9 +809,9 @@ class MixedNaive:
 
     @staticmethod
     def le(a, b) -> bool:
-        if isinstance(b, _NWeak):
+        if isinstance(b, _StraightWeak):
             b = b.k
-        return bool(a.v <= (b.v if isinstance(b, _NaiveNum) else b))
+        return bool(a.v <= (b.v if isinstance(b, _StraightNum) else b))
 
     @staticmethod
     def value(a):
@@ -1507,8 +1507,8 @@ def _fexp(v):
 
 
 class TrackedEmitter:
-    """Code for Tracked(fmt): each intermediate is five locals (v, e, o, p, m) as in TNum, plus the
-    name of |v| where one is at hand.
+    """Code for Tracked(fmt): each intermediate is five locals, v (value), e (bound), o (overflow),
+    p (parts), m (peak) as in TNum, plus f, the name of |v| where one is at hand.
 
     Returns (bounds, overflow flags, part magnitudes, peaks) of the outputs, the TNum fields that
     elementwise keeps.
@@ -1558,11 +1558,11 @@ class TrackedEmitter:
         if kind == "param":  # Tracked.const of the value passed at call time (its cached TNum)
             ns["_tconst"] = self.alg.const
             names[i] = tuple(f"{f}{i}" for f in "veopmf")
-            return [f"c{i} = _tconst(p_{ev[1]})", f"v{i} = c{i}.v", f"e{i} = c{i}.e", f"o{i} = c{i}.o",
-                    f"p{i} = c{i}.p", f"m{i} = c{i}.m", f"f{i} = abs(v{i})"]
+            return [f"c{i} = _tconst(p_{ev[1]})", f"v{i} = c{i}.value", f"e{i} = c{i}.bound", f"o{i} = c{i}.overflow",
+                    f"p{i} = c{i}.parts", f"m{i} = c{i}.peak", f"f{i} = abs(v{i})"]
         if kind == "const":
             c = self.alg.const(ev[1])  # the instance's cached constant, exactly what Tracked uses
-            for f, val in zip("veopmf", (c.v, c.e, c.o, c.p, c.m, abs(c.v))):
+            for f, val in zip("veopmf", (c.value, c.bound, c.overflow, c.parts, c.peak, abs(c.value))):
                 ns[f"K{f}{i}"] = val
             names[i] = tuple(f"K{f}{i}" for f in "veopmf")
             return []

@@ -148,16 +148,16 @@ class Verdict:
     via: str  # "allowance", "exact-special", "straightforward-ieee", "fail"
 
 
-def judge(got, exact, allow, fmt: Format, naive=None) -> Verdict:
+def judge(got, exact, allow, fmt: Format, straightforward=None) -> Verdict:
     """COMPARE-*: does the candidate's stored value `got` conform for this element?
 
-    `naive` (None, a value, or a tuple of alternatives) is the straightforward IEEE evaluation,
+    `straightforward` (None, a value, or a tuple of alternatives) is the straightforward IEEE evaluation,
     offered where an intermediate overflowed or the bound was unbounded (SPECIAL-OVERFLOW).
     """
     got = mpf(got) if not isinstance(got, mpf) else got
-    alts = () if naive is None else (naive if isinstance(naive, tuple) else (naive,))
-    is_naive = any(got == a or (is_nan(got) and is_nan(a)) for a in alts)
-    if is_naive and not (mpmath.isfinite(exact) and mpmath.isfinite(got)):
+    alts = () if straightforward is None else (straightforward if isinstance(straightforward, tuple) else (straightforward,))
+    is_straightforward = any(got == a or (is_nan(got) and is_nan(a)) for a in alts)
+    if is_straightforward and not (mpmath.isfinite(exact) and mpmath.isfinite(got)):
         return Verdict(True, 0.0, 0.0, "straightforward-ieee")
     if is_nan(exact):
         ok = is_nan(got)
@@ -169,7 +169,7 @@ def judge(got, exact, allow, fmt: Format, naive=None) -> Verdict:
     if not mpmath.isfinite(got):
         if got == r:  # the exact value overflows the format
             return Verdict(True, 0.0, 0.0, "exact-special")
-        if is_naive:
+        if is_straightforward:
             return Verdict(True, math.inf, math.inf, "straightforward-ieee")
         return Verdict(False, math.inf, math.inf, "fail")
     err = abs(got - exact)
@@ -178,6 +178,6 @@ def judge(got, exact, allow, fmt: Format, naive=None) -> Verdict:
     norm = float(err / allow) if allow > 0 else (0.0 if err == 0 else math.inf)
     if err <= allow:
         return Verdict(True, norm, ulps, "allowance")
-    if is_naive:
+    if is_straightforward:
         return Verdict(True, norm, ulps, "straightforward-ieee")
     return Verdict(False, norm, ulps, "fail")

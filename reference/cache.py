@@ -1,10 +1,10 @@
 """A persistent on-disk cache of the reference's element evaluations.
 
-`elementwise._element` and `elementwise._naive` (each already memoised in-process by lru_cache)
+`elementwise._element` and `elementwise._straightforward` (each already memoised in-process by lru_cache)
 look here before evaluating and store what they computed, so a point evaluated once is not
 evaluated again by a later shrink step, check, worker process or run.
 
-* **Keyed by the exact case**: what is evaluated (`element` or `naive`), the loss, the operands as
+* **Keyed by the exact case**: what is evaluated (`element` or `straightforward`), the loss, the operands as
   their binary64 bit patterns (so -0.0, 0.0 and NaN payloads are distinct), the formula's parameters
   (floats by their bits; the evaluation order and `mean_n` are parameters), the result dtype, the
   compute format and mpmath's ambient working precision (the Tracked constants' errors are computed
@@ -444,12 +444,12 @@ def put_element(k, e) -> None:
         pass
 
 
-def get_naive(loss, operands, params_key, dtype):
+def get_straightforward(loss, operands, params_key, dtype):
     s = store()
     if s is None:
         return None, None
     try:
-        k = key("naive", loss, operands, params_key, dtype)
+        k = key("straightforward", loss, operands, params_key, dtype)
     except Exception:
         return None, None
     blob = s.get(k)
@@ -462,7 +462,7 @@ def get_naive(loss, operands, params_key, dtype):
     return None, k
 
 
-def put_naive(k, values) -> None:
+def put_straightforward(k, values) -> None:
     s = store()
     if s is None or k is None:
         return

@@ -18,7 +18,7 @@ import mpmath
 from mpmath.libmp import from_float
 
 from . import cache
-from .algebra import (CertEmitter, Compiled, MixedNaive, MixedTracked, Naive, RawEmitter, RawExact, Subnormals, Tracked,
+from .algebra import (CertEmitter, Compiled, MixedStraightforward, MixedTracked, Straightforward, RawEmitter, RawExact, Subnormals, Tracked,
                       TrackedEmitter, certain,
                       clear_memos)
 from .floats import FORMATS, Format
@@ -300,10 +300,10 @@ def _evaluate_generic(loss: str, operands: tuple, params_key: tuple, dtype: str,
             return Element(
                 outputs=("loss",) + mod.OPERANDS,
                 exact=tuple(hi),
-                bound=tuple(a.e for a in t_out),
-                overflow=tuple(a.o for a in t_out),
-                parts=tuple(a.p for a in t_out),
-                peak=tuple(a.m for a in t_out),
+                bound=tuple(a.bound for a in t_out),
+                overflow=tuple(a.overflow for a in t_out),
+                parts=tuple(a.parts for a in t_out),
+                peak=tuple(a.peak for a in t_out),
                 precision=p1 + GUARD,
                 converged=agree,
             )
@@ -316,30 +316,30 @@ def _exact(mod, operands, params, prec) -> list:
         return [alg.value(v) for v in mod.element(alg, *(alg.inp(o) for o in operands), **params)]
 
 
-def naive(loss: str, operands: tuple, params: dict, dtype: str) -> tuple:
+def straightforward(loss: str, operands: tuple, params: dict, dtype: str) -> tuple:
     """The straightforward evaluation of every output, each operation rounded to `dtype`."""
-    return _naive(loss, _with_g(loss, operands), _params_key(params), dtype)
+    return _straightforward(loss, _with_g(loss, operands), _params_key(params), dtype)
 
 
 @lru_cache(maxsize=1 << 16)
-def _naive(loss: str, operands: tuple, params_key: tuple, dtype: str) -> tuple:
-    got, k = cache.get_naive(loss, operands, params_key, dtype)
+def _straightforward(loss: str, operands: tuple, params_key: tuple, dtype: str) -> tuple:
+    got, k = cache.get_straightforward(loss, operands, params_key, dtype)
     if got is not None:
         return got
-    out = _naive_eval(loss, operands, params_key, dtype)
-    cache.put_naive(k, out)
+    out = _straightforward_eval(loss, operands, params_key, dtype)
+    cache.put_straightforward(k, out)
     return out
 
 
-def _naive_eval(loss: str, operands: tuple, params_key: tuple, dtype: str) -> tuple:
+def _straightforward_eval(loss: str, operands: tuple, params_key: tuple, dtype: str) -> tuple:
     mod = LOSSES[loss]
     if dtype.startswith("mixed:"):  # ALLOW-MIXED: step by step, each operation in its operands' format
         names = tuple(dtype[len("mixed:"):].split(","))
-        alg = MixedNaive(names)
+        alg = MixedStraightforward(names)
         with mpmath.workprec(max(64, 2 * max(FORMATS[n].p for n in names) + 16)):
             out = mod.element(alg, *alg.inputs(operands), **dict(params_key))
         return tuple(alg.value(o) for o in out)
-    alg = Naive(FORMATS[dtype])
+    alg = Straightforward(FORMATS[dtype])
     with mpmath.workprec(max(64, 2 * FORMATS[dtype].p + 16)):
         out = mod.element(alg, *(alg.inp(o) for o in operands), **dict(params_key))
     return tuple(alg.value(o) for o in out)
@@ -358,6 +358,6 @@ def meets_subnormal(loss: str, operands: tuple, params: dict, dtype: str) -> boo
 def cache_clear() -> None:
     """Forget the in-process memo (the on-disk cache, reference/cache.py, is kept: it is flushed)."""
     _element.cache_clear()
-    _naive.cache_clear()
+    _straightforward.cache_clear()
     clear_memos()
     cache.memo_cleared()

@@ -12,7 +12,7 @@ A loss is one module (reference/poisson.py, gaussian.py) that declares:
 * `element(A, *operands, g, **params)`: the formula and its derivatives, written once against an
   algebra; `clause(quantity, *point, **params)`: the region clause of an element.
 
-The engine (api.py, rules.py, elementwise.py), the checks, the CLI and the reports iterate
+The engine (engine.py, rules.py, elementwise.py), the checks, the CLI and the reports iterate
 `LOSSES` and ask these; none of them names a loss. A new loss is one module here, one SPEC chapter
 and its checks.
 """

@@ -1,7 +1,7 @@
 """Poisson negative log-likelihood: the defining formula and its first derivatives (SPEC ch. 2).
 
 Written once against an algebra (see `algebra.py`): evaluated with `Exact` it is the reference
-value, with `Tracked` it yields the error allowance, with `Naive` the straightforward IEEE result.
+value, with `Tracked` it yields the error allowance, with `Straightforward` the straightforward IEEE result.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A clause is *cited* when a check can file a failure under it: its id appears as a string in the
 conformance checks (conformance/*.py) or in the reference's rules that name clauses for them
-(every loss module of the registry, api.py, rules.py: region clauses, errors, departures). The
+(every loss module of the registry, engine.py, rules.py: region clauses, errors, departures). The
 numerics chapters (11, 12) are the reference's own definitions, tested by the reference's
 self-tests, not by checks of a backend.
 """
@@ -17,7 +17,7 @@ from reference.losses import LOSSES
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "conformance").glob("*.py")) + [Path(m.__file__) for m in LOSSES.values()] + [
-    ROOT / "reference" / n for n in ("api.py", "rules.py")]
+    ROOT / "reference" / n for n in ("engine.py", "rules.py")]
 REFERENCE_INTERNAL_CHAPTERS = ("11", "12")
 # clauses that grant a permission or fix a scope: there is nothing a backend can do to violate them
 NOT_VIOLABLE = {

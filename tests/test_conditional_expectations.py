@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from conformance.expectations import Expectation, ExpectationsError, load
-from reference.api import Call, expect
+from reference.engine import Call, expect
 from reference.elementwise import meets_subnormal
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 jax = pytest.importorskip("jax")
 
 import adapters  # noqa: E402
-from reference.api import Call  # noqa: E402
+from reference.engine import Call  # noqa: E402
 
 BACKENDS = ("jax", "jax-jit")
 X = np.array([[0.5, -1.0, 2.0], [0.0, 1.5, 3.0]])

@@ -19,7 +19,7 @@ STANDIN = ROOT / "tests" / "lucid_standin"
 REAL_LUCID = importlib.util.find_spec("lucid") is not None and "lucid_standin" not in str(importlib.util.find_spec("lucid").origin)
 
 import adapters  # noqa: E402
-from reference.api import Call  # noqa: E402
+from reference.engine import Call  # noqa: E402
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 pytest.importorskip("mlx.core")
 
 import adapters  # noqa: E402
-from reference.api import Call  # noqa: E402
+from reference.engine import Call  # noqa: E402
 
 
 def test_capabilities_say_what_mlx_cannot_express():

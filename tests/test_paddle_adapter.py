@@ -19,7 +19,7 @@ pytest.importorskip("paddle")
 
 import adapters  # noqa: E402
 from conformance import options  # noqa: E402
-from reference.api import Call  # noqa: E402
+from reference.engine import Call  # noqa: E402
 
 X = np.array([0.5, -1.0, 2.0])
 T = np.array([2.0, 0.0, 3.0])

@@ -52,8 +52,8 @@ def evaluate_all(dtype="float64"):
     return out
 
 
-def naive_all(dtype="float16"):
-    return [ew.naive("poisson", p, PARAMS, dtype) for p in POINTS]
+def straightforward_all(dtype="float16"):
+    return [ew.straightforward("poisson", p, PARAMS, dtype) for p in POINTS]
 
 
 def no_evaluation(monkeypatch):
@@ -61,7 +61,7 @@ def no_evaluation(monkeypatch):
         raise AssertionError("evaluated although the cache holds the point")
 
     monkeypatch.setattr(ew, "_evaluate", refuse)
-    monkeypatch.setattr(ew, "_naive_eval", refuse)
+    monkeypatch.setattr(ew, "_straightforward_eval", refuse)
 
 
 def db_files(d):
@@ -69,13 +69,13 @@ def db_files(d):
 
 
 def test_a_hit_returns_the_same_element_bit_for_bit(cache_dir, monkeypatch):
-    first, first_naive = evaluate_all(), naive_all()
+    first, first_straightforward = evaluate_all(), straightforward_all()
     cache.flush()
     ew.cache_clear()  # the in-process memo is gone; only the disk remains
     no_evaluation(monkeypatch)
-    again, again_naive = evaluate_all(), naive_all()
+    again, again_straightforward = evaluate_all(), straightforward_all()
     assert [bits(e) for e in again] == [bits(e) for e in first]
-    assert [[v._mpf_ for v in t] for t in again_naive] == [[v._mpf_ for v in t] for t in first_naive]
+    assert [[v._mpf_ for v in t] for t in again_straightforward] == [[v._mpf_ for v in t] for t in first_straightforward]
     assert db_files(cache_dir) == [f"reference-{cache.source_hash()}.sqlite3"]
 
 
@@ -169,7 +169,7 @@ def test_the_cache_can_be_switched_off(cache_dir, monkeypatch, switch):
     cache.reset()
     assert cache.store() is None
     evaluate_all()
-    naive_all()
+    straightforward_all()
     cache.flush()
     assert not os.path.exists(cache_dir)
 
@@ -208,7 +208,7 @@ WRITER = textwrap.dedent("""
     for i in range(start, start + 300):
         x = (i % 97) / 16 - 3
         ew.element("poisson", (x, float(i % 11)), dict(log_input=True, full=False, eps=1e-8), "float16")
-        ew.naive("poisson", (x, float(i % 11)), dict(log_input=True, full=False, eps=1e-8), "float16")
+        ew.straightforward("poisson", (x, float(i % 11)), dict(log_input=True, full=False, eps=1e-8), "float16")
 """)
 
 
@@ -224,7 +224,7 @@ def test_two_processes_writing_concurrently_do_not_corrupt_it(cache_dir):
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         rows = conn.execute("SELECT k, v FROM memo").fetchall()
-    assert len(rows) == 2 * 450  # element and naive of every distinct point of both (i = 0..449), once each
+    assert len(rows) == 2 * 450  # element and straightforward of every distinct point of both (i = 0..449), once each
     params = dict(log_input=True, full=False, eps=1e-8)
     checked = 0
     for k, v in rows:

@@ -214,7 +214,7 @@ def test_compiled_formula_with_literals_and_branches(prec):
         assert list(prog(libmp.from_float(a), libmp.from_float(b))) == want
         t_want = ToyFormula.element(tracked, tracked.inp(a), tracked.inp(b))
         got = tprog(a, b)
-        for k, f in enumerate("eopm"):
+        for k, f in enumerate(("bound", "overflow", "parts", "peak")):
             for x, y in zip(got[k], (getattr(o, f) for o in t_want)):
                 assert x == y or (x != x and y != y)
     assert len(prog.traces) == 2 and not prog.broken  # one trace per outcome of the comparison

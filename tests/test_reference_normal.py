@@ -8,7 +8,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from reference.api import Call, expect
+from reference.engine import Call, expect
 
 PTS = [(0.0, 1.0, 0.0), (0.5, 2.0, 3.0), (-1.25, 0.125, -1.0), (3.0, 10.0, -40.0), (0.0, 1e-3, 2e-3)]
 

@@ -1,7 +1,7 @@
 """Known values: what torch 2.13 returned (observations/torch-2.13.0.txt) against the reference.
 
 Each observed value is hard-coded with its OBS id; the check is the suite's own: the value lies
-within the reference allowance of the exact value (reference.api.expect + allowance.judge), and
+within the reference allowance of the exact value (reference.engine.expect + allowance.judge), and
 the result dtype and the warnings are the ones the reference predicts. Where torch is known to
 differ from the spec, the test asserts that the reference *rejects* the observed value.
 """
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from mpmath import mpf
 
-from reference import api
+from reference import engine
 from reference.allowance import judge
 from reference.floats import FORMATS
 
@@ -33,18 +33,18 @@ def s(v, dtype=np.float64):  # a 0-d array
 
 
 def P(x, t, *args, form="functional", grad=(), **kw):
-    return api.Call("poisson", form, {"input": x, "target": t}, args=args, kwargs=kw, grad_wrt=grad)
+    return engine.Call("poisson", form, {"input": x, "target": t}, args=args, kwargs=kw, grad_wrt=grad)
 
 
 def G(x, y, v, *args, form="functional", grad=(), **kw):
-    return api.Call("gaussian", form, {"input": x, "target": y, "var": v}, args=args, kwargs=kw, grad_wrt=grad)
+    return engine.Call("gaussian", form, {"input": x, "target": y, "var": v}, args=args, kwargs=kw, grad_wrt=grad)
 
 
-def verdicts(q: api.Quantity, observed):
+def verdicts(q: engine.Quantity, observed):
     fmt = FORMATS[q.dtype]
     obs = list(np.asarray(observed, dtype=np.float64).ravel())
     assert len(obs) == len(q.exact), (len(obs), len(q.exact))
-    return [judge(mpf(o), e, al, fmt, nv) for o, e, al, nv in zip(obs, q.exact, q.allow, q.naive)]
+    return [judge(mpf(o), e, al, fmt, nv) for o, e, al, nv in zip(obs, q.exact, q.allow, q.straightforward)]
 
 
 X4 = a(0.5, 1.0, -0.5, 2.0).reshape(2, 2)
@@ -274,7 +274,7 @@ XFAIL = {}  # observations the reference does not yet reproduce (none)
 @pytest.mark.parametrize("call,observed,warning", [pytest.param(c, o, w, id=i, marks=XFAIL.get(i, ()))
                                                    for i, c, o, w in CASES])
 def test_observed_value_within_allowance(call, observed, warning):
-    exp = api.expect(call)
+    exp = engine.expect(call)
     assert exp.error is None, exp.error
     assert [w.message for w in exp.warnings] == ([warning] if warning else [])
     for name, (dtype, values) in observed.items():
@@ -286,14 +286,14 @@ def test_observed_value_within_allowance(call, observed, warning):
 
 def test_issue_28575_value():
     """OBS-020: log_input=False, eps=0, x=3, t=5, full=True; PyTorch issue #28575 reports 2.2778."""
-    exp = api.expect(P(a(3.0), a(5.0), log_input=False, eps=0.0, full=True, reduction="none"))
+    exp = engine.expect(P(a(3.0), a(5.0), log_input=False, eps=0.0, full=True, reduction="none"))
     ex = exp.output.exact[0]
     with mpmath.workprec(200):  # 3 - 5 log 3 + (5 log 5 - 5 + log(2 pi 5)/2), by hand
         by_hand = 3 - 5 * mpmath.log(3) + 5 * mpmath.log(5) - 5 + mpmath.log(10 * mpmath.pi) / 2
         assert abs(ex - by_hand) <= abs(by_hand) * mpf(2) ** -100
     assert round(float(ex), 4) == 2.2778
     observed = 2.2777856082516754  # OBS-020
-    v = judge(mpf(observed), ex, exp.output.allow[0], FORMATS["float64"], exp.output.naive[0])
+    v = judge(mpf(observed), ex, exp.output.allow[0], FORMATS["float64"], exp.output.straightforward[0])
     assert v.ok and v.via == "allowance"
     assert 0 < v.ulps < 4  # torch is a couple of ulp off the correctly rounded 2.2777856082516763
 
@@ -309,7 +309,7 @@ def test_issue_28575_value():
 ])
 def test_observed_masked_stirling_gradient_nan_is_rejected(obs_id, full_log_input, values):
     full, log_input = full_log_input
-    exp = api.expect(P(X6, a(0.0, 0.5, 1.0, 1.0000000000000002, 2.0, -1.0), log_input=log_input, full=full,
+    exp = engine.expect(P(X6, a(0.0, 0.5, 1.0, 1.0000000000000002, 2.0, -1.0), log_input=log_input, full=full,
                        reduction="sum", grad=("target",)))
     v = verdicts(exp.grads["target"], values)
     assert [x.ok for x in v] == [False, True, True, True, True, False], obs_id
@@ -318,6 +318,6 @@ def test_observed_masked_stirling_gradient_nan_is_rejected(obs_id, full_log_inpu
 def test_observed_mean_with_overflowing_sum_is_accepted():
     # SPECIAL-OVERFLOW (OBS-279): a 'mean' whose exact sum of terms exceeds C's finite range accepts the
     # infinity of that sum's sign; torch's float32 mean of three exp(88) = 1.65e38 terms is inf
-    exp = api.expect(P(a(88.0, 88.0, 88.0, dtype=np.float32), a(0.0, 0.0, 0.0, dtype=np.float32)))
+    exp = engine.expect(P(a(88.0, 88.0, 88.0, dtype=np.float32), a(0.0, 0.0, 0.0, dtype=np.float32)))
     assert exp.output.dtype == "float32"
     assert all(v.ok for v in verdicts(exp.output, [INF]))

@@ -10,7 +10,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from reference.api import Call, expect
+from reference.engine import Call, expect
 
 PTS = [(1.0, 0.0), (3.0, 2.0), (0.5, 7.0), (1e-3, 5.0), (250.0, 250.0), (1e5, 99000.0), (2.0, 1.0)]
 
@@ -103,16 +103,16 @@ def test_lgamma_bound_covers_a_perturbed_argument():
     for v in (0.75, 1.0, 3.0, 40.0, 1e5):
         x = alg.inp(v) * alg.const(1.0000001)  # an intermediate with a nonzero bound
         z = alg.lgamma(x)
-        worst = max(abs(math.lgamma(x.v + s * x.e) - math.lgamma(x.v)) for s in (-1, 1))
-        assert z.e >= worst
+        worst = max(abs(math.lgamma(x.value + s * x.bound) - math.lgamma(x.value)) for s in (-1, 1))
+        assert z.bound >= worst
 
 
 def test_lgamma_straightforward_result_is_rounded_once():
-    from reference.algebra import Naive
+    from reference.algebra import Straightforward
     from reference.floats import FORMATS
 
     for name in ("float16", "bfloat16", "float32", "float64"):
-        alg = Naive(FORMATS[name])
+        alg = Straightforward(FORMATS[name])
         for x in (3.0, 10.0, 101.0):
             want = FORMATS[name].round(mpmath.log(mpmath.factorial(int(x) - 1)))
             assert alg.value(alg.lgamma(alg.inp(x))) == want

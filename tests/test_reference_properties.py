@@ -1,4 +1,4 @@
-"""Properties of reference.api.expect that follow from the mathematics, checked with hypothesis.
+"""Properties of reference.engine.expect that follow from the mathematics, checked with hypothesis.
 
 * PNLL-VALUE-RATE: for t > 0 the rate loss decreases as eps grows (t = 0: independent of eps);
 * GNLL-VALUE: the Gaussian loss is symmetric in input and target;
@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mpmath import mpf
 
-from reference import api
+from reference import engine
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
 HIGH = 300  # bits for the sums recomputed here
@@ -43,12 +43,12 @@ def same(xs, ys) -> bool:
 
 
 def P(x, t, grad=(), g=None, **kw):
-    return api.Call("poisson", "functional", {"input": np.asarray(x), "target": np.asarray(t)}, kwargs=kw,
+    return engine.Call("poisson", "functional", {"input": np.asarray(x), "target": np.asarray(t)}, kwargs=kw,
                     grad_wrt=grad, grad_output=g)
 
 
 def G(x, y, v, grad=(), g=None, **kw):
-    return api.Call("gaussian", "functional", {"input": np.asarray(x), "target": np.asarray(y), "var": v},
+    return engine.Call("gaussian", "functional", {"input": np.asarray(x), "target": np.asarray(y), "var": v},
                     kwargs=kw, grad_wrt=grad, grad_output=g)
 
 
@@ -60,8 +60,8 @@ def G(x, y, v, grad=(), g=None, **kw):
 def test_poisson_rate_loss_decreases_with_eps(x, t, e, full, dtype):
     e1, e2 = sorted(e)
     xs, ts = np.array([x], dtype=dtype), np.array([t], dtype=dtype)
-    l1 = api.expect(P(xs, ts, log_input=False, full=full, eps=e1, reduction="none")).output.exact[0]
-    l2 = api.expect(P(xs, ts, log_input=False, full=full, eps=e2, reduction="none")).output.exact[0]
+    l1 = engine.expect(P(xs, ts, log_input=False, full=full, eps=e1, reduction="none")).output.exact[0]
+    l2 = engine.expect(P(xs, ts, log_input=False, full=full, eps=e2, reduction="none")).output.exact[0]
     x32 = float(xs[0])
     if x32 + e1 == 0:
         assert l1 == mpf("inf")
@@ -74,7 +74,7 @@ def test_poisson_rate_loss_decreases_with_eps(x, t, e, full, dtype):
 @SETTINGS
 @given(x=finite(1e-6, 100), e=st.lists(finite(0, 10), min_size=2, max_size=2))
 def test_poisson_rate_loss_with_zero_target_ignores_eps(x, e):
-    vals = [api.expect(P([x], [0.0], log_input=False, eps=ei, reduction="none")).output.exact[0] for ei in e]
+    vals = [engine.expect(P([x], [0.0], log_input=False, eps=ei, reduction="none")).output.exact[0] for ei in e]
     assert vals[0] == vals[1] == mpf(x)
 
 
@@ -85,8 +85,8 @@ def test_poisson_rate_loss_with_zero_target_ignores_eps(x, e):
 def test_gaussian_symmetric_in_input_and_target(xy, full, eps):
     x, y, v = (np.array(c) for c in zip(*xy))
     grad = ("input", "target", "var")
-    e1 = api.expect(G(x, y, v, grad=grad, full=full, eps=eps, reduction="none"))
-    e2 = api.expect(G(y, x, v, grad=grad, full=full, eps=eps, reduction="none"))
+    e1 = engine.expect(G(x, y, v, grad=grad, full=full, eps=eps, reduction="none"))
+    e2 = engine.expect(G(y, x, v, grad=grad, full=full, eps=eps, reduction="none"))
     assert same(e1.output.exact, e2.output.exact)
     assert same(e1.grads["input"].exact, e2.grads["target"].exact)
     assert same(e1.grads["target"].exact, e2.grads["input"].exact)
@@ -120,9 +120,9 @@ def _fsum(vals):
 @given(batch=poisson_batch())
 def test_sum_and_mean_are_the_exact_sum_of_the_elements(batch):
     x, t, kw = batch
-    none = api.expect(P(x, t, reduction="none", **kw)).output
-    total = api.expect(P(x, t, reduction="sum", **kw)).output
-    mean = api.expect(P(x, t, reduction="mean", **kw)).output
+    none = engine.expect(P(x, t, reduction="none", **kw)).output
+    total = engine.expect(P(x, t, reduction="sum", **kw)).output
+    mean = engine.expect(P(x, t, reduction="mean", **kw)).output
     assert total.shape == mean.shape == ()
     ref = _fsum(none.exact)
     n = len(none.exact)
@@ -142,9 +142,9 @@ def test_sum_and_mean_are_the_exact_sum_of_the_elements(batch):
 ])
 def test_reduction_exact_value_keeps_the_element_precision(x, t):
     x, t = np.array(x), np.array(t)
-    none = api.expect(P(x, t, reduction="none")).output
-    total = api.expect(P(x, t, reduction="sum")).output
-    mean = api.expect(P(x, t, reduction="mean")).output
+    none = engine.expect(P(x, t, reduction="none")).output
+    total = engine.expect(P(x, t, reduction="sum")).output
+    mean = engine.expect(P(x, t, reduction="mean")).output
     ref = _fsum(none.exact)
     with mpmath.workprec(HIGH):
         ref_mean = ref / len(x)
@@ -156,9 +156,9 @@ def test_reduction_exact_value_keeps_the_element_precision(x, t):
 def test_mean_gradients_are_none_gradients_over_n(batch):
     x, t, kw = batch
     grad = ("input", "target")
-    none = api.expect(P(x, t, grad=grad, reduction="none", **kw))
-    total = api.expect(P(x, t, grad=grad, reduction="sum", **kw))
-    mean = api.expect(P(x, t, grad=grad, reduction="mean", **kw))
+    none = engine.expect(P(x, t, grad=grad, reduction="none", **kw))
+    total = engine.expect(P(x, t, grad=grad, reduction="sum", **kw))
+    mean = engine.expect(P(x, t, grad=grad, reduction="mean", **kw))
     n = x.size
     for name in grad:
         assert mean.grads[name].shape == x.shape
@@ -183,9 +183,9 @@ def test_homoscedastic_var_gradient_is_the_summed_heteroscedastic_one(rows, cols
     if reduction == "none":
         g = np.array(data.draw(st.lists(finite(-2, 2), min_size=rows * cols, max_size=rows * cols))).reshape(rows, cols)
     grad = ("input", "target", "var")
-    hetero = api.expect(G(x, y, np.repeat(v[:, None], cols, axis=1), grad=grad, g=g, eps=eps, reduction=reduction))
-    homo = api.expect(G(x, y, v[:, None], grad=grad, g=g, eps=eps, reduction=reduction))  # (rows, 1)
-    short = api.expect(G(x, y, v, grad=grad, g=g, eps=eps, reduction=reduction))  # (rows,): S[:-1]
+    hetero = engine.expect(G(x, y, np.repeat(v[:, None], cols, axis=1), grad=grad, g=g, eps=eps, reduction=reduction))
+    homo = engine.expect(G(x, y, v[:, None], grad=grad, g=g, eps=eps, reduction=reduction))  # (rows, 1)
+    short = engine.expect(G(x, y, v, grad=grad, g=g, eps=eps, reduction=reduction))  # (rows,): S[:-1]
     assert homo.grads["var"].shape == (rows, 1) and short.grads["var"].shape == (rows,)
     assert same(homo.output.exact, hetero.output.exact) and same(short.output.exact, hetero.output.exact)
     het = hetero.grads["var"].exact
@@ -208,9 +208,9 @@ def test_large_reduction_from_few_distinct_points():
     reps[:10] = 0  # unequal counts
     counts = np.bincount(reps, minlength=5)
     x, t = px[reps], pt[reps]
-    exp = api.expect(P(x, t, reduction="sum"))
+    exp = engine.expect(P(x, t, reduction="sum"))
     assert exp.error is None and exp.output.shape == ()
-    elems = api.expect(P(px, pt, reduction="none")).output.exact
+    elems = engine.expect(P(px, pt, reduction="none")).output.exact
     with mpmath.workprec(HIGH):
         ref = mpmath.fsum(int(c) * e for c, e in zip(counts, elems))
     assert close(exp.output.exact[0], ref, rel=mpf(2) ** -52)

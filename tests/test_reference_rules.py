@@ -1,4 +1,4 @@
-"""reference.rules (and the rule checks reference.api.expect makes) against torch 2.13's observed behaviour.
+"""reference.rules (and the rule checks reference.engine.expect makes) against torch 2.13's observed behaviour.
 
 Expected results are hard-coded from observations/torch-2.13.0.txt (OBS ids in comments), from
 NumPy's broadcasting, and, for the Gaussian var-shape rule, from the condition in torch 2.13's
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference import api, rules
+from reference import engine, rules
 from reference.rules import SpecError, SpecWarning
 
 SETTINGS = settings(max_examples=300, deadline=None, derandomize=True)
@@ -119,7 +119,7 @@ def test_legacy_arguments_through_expect(form, sa, rd, legacy):
     # the module warns at construction, the functional at call
     x = np.array([[0.5, 1.0], [-0.5, 2.0]])
     t = np.array([[1.0, 0.0], [2.0, 3.0]])
-    exp = api.expect(api.Call("poisson", form, {"input": x, "target": t},
+    exp = engine.expect(engine.Call("poisson", form, {"input": x, "target": t},
                               kwargs=dict(size_average=sa, reduce=rd, reduction="sum")))
     want = legacy or "sum"
     assert exp.error is None and exp.reduction == want
@@ -136,12 +136,12 @@ def test_legacy_overrides_an_invalid_reduction():
     t = np.array([2.0])
     # OBS-083 / OBS-115: reduce=True with reduction='bogus' -> 'mean', no error
     for form in ("functional", "module"):
-        exp = api.expect(api.Call("poisson", form, {"input": x, "target": t},
+        exp = engine.expect(engine.Call("poisson", form, {"input": x, "target": t},
                                   kwargs=dict(reduce=True, reduction="bogus")))
         assert exp.error is None and exp.reduction == "mean"
     # OBS-082 / OBS-114: no legacy argument -> the invalid reduction raises (at call, also for the module)
     for form in ("functional", "module"):
-        exp = api.expect(api.Call("poisson", form, {"input": x, "target": t}, kwargs=dict(reduction="bogus")))
+        exp = engine.expect(engine.Call("poisson", form, {"input": x, "target": t}, kwargs=dict(reduction="bogus")))
         assert (exp.error.type, exp.error.message) == ("ValueError", "bogus is not a valid value for reduction")
         assert exp.error.when == "call"
 
@@ -211,7 +211,7 @@ def test_gaussian_var_shape(shape, vshape, want):
 
 @pytest.mark.parametrize("shape,vshape,want", VAR_SHAPES)
 def test_gaussian_var_shape_through_expect(shape, vshape, want):
-    exp = api.expect(api.Call("gaussian", "functional",
+    exp = engine.expect(engine.Call("gaussian", "functional",
                               {"input": np.zeros(shape), "target": np.zeros(shape), "var": np.ones(vshape)},
                               kwargs=dict(reduction="none"), grad_wrt=("var",)))
     if isinstance(want, str):
@@ -260,7 +260,7 @@ def test_gaussian_var_shape_with_an_empty_mismatched_dim_is_a_size_error():
     # OBS-182: torch 2.13 lets var (2, 1, 0) through its size check (the var sizes over the mismatched
     # dims sum to 1) and fails in broadcasting (RuntimeError); the spec requires the size error
     # (GNLL-VAR-SHAPE; SPEC chapter 13 lists torch's behaviour as a known deviation)
-    exp = api.expect(api.Call("gaussian", "functional", {"input": np.zeros((2, 3, 4)), "target": np.zeros((2, 3, 4)),
+    exp = engine.expect(engine.Call("gaussian", "functional", {"input": np.zeros((2, 3, 4)), "target": np.zeros((2, 3, 4)),
                                                          "var": np.ones((2, 1, 0))}, kwargs=dict(reduction="none")))
     assert (exp.error.type, exp.error.message) == ("ValueError", "var is of incorrect size")
     assert _torch_213_var_shape((2, 3, 4), (2, 1, 0)) == (2, 1, 0)  # torch's own condition accepts it
@@ -332,7 +332,7 @@ def test_result_dtype_table(a, b):
 @pytest.mark.parametrize("a,b", INT_INPUT_HALF_TARGET)
 def test_poisson_integer_input_goes_through_float32(a, b):
     t = np.array([0.0, 3.0]).astype(ml_dtypes.bfloat16 if b == "bfloat16" else b)
-    exp = api.expect(api.Call("poisson", "functional", {"input": np.array([1, 2], dtype=a), "target": t},
+    exp = engine.expect(engine.Call("poisson", "functional", {"input": np.array([1, 2], dtype=a), "target": t},
                               kwargs=dict(reduction="none")))
     assert exp.output.dtype == PROMOTE_TABLE[a][b] == "float32"
 
@@ -361,7 +361,7 @@ def test_result_dtype_pairs(operands, want):
 def test_result_dtype_through_expect(a, b):
     def arr(d):
         return np.array([1.0, 2.0]).astype(ml_dtypes.bfloat16 if d == "bfloat16" else d)
-    exp = api.expect(api.Call("poisson", "functional", {"input": arr(a), "target": arr(b)}, kwargs=dict(reduction="none")))
+    exp = engine.expect(engine.Call("poisson", "functional", {"input": arr(a), "target": arr(b)}, kwargs=dict(reduction="none")))
     assert exp.output.dtype == PROMOTE_TABLE[a][b]
 
 
@@ -371,7 +371,7 @@ def test_result_dtype_through_expect(a, b):
     (np.float32, np.float32, np.array(2.0), "float64"),  # OBS-264: 0-d var unsqueezed to (1,) is dimensioned
 ])
 def test_gaussian_var_dtype_cases(x, y, v, want):
-    exp = api.expect(api.Call("gaussian", "functional", {"input": np.array([1.0, 2.0]).astype(x),
+    exp = engine.expect(engine.Call("gaussian", "functional", {"input": np.array([1.0, 2.0]).astype(x),
                                                          "target": np.array([0.0, 5.0]).astype(y), "var": v},
                               kwargs=dict(reduction="none")))
     assert exp.error is None and exp.output.dtype == want
@@ -388,7 +388,7 @@ X2, Y2 = np.array([1.0, 2.0]), np.array([0.0, 5.0])
     (dict(eps=0), None),  # OBS-033: an int eps is fine
 ])
 def test_poisson_bool_arguments(kwargs, type_):
-    exp = api.expect(api.Call("poisson", "functional", {"input": np.array([0.5]), "target": np.array([2.0])},
+    exp = engine.expect(engine.Call("poisson", "functional", {"input": np.array([0.5]), "target": np.array([2.0])},
                               kwargs=dict(reduction="none", **kwargs)))
     assert (exp.error.type if exp.error else None) == type_
 
@@ -419,7 +419,7 @@ def test_poisson_bool_arguments(kwargs, type_):
 ])
 def test_errors_through_expect(ops, kwargs, type_, message):
     loss = "gaussian" if "var" in ops else "poisson"
-    exp = api.expect(api.Call(loss, "functional", ops, kwargs=kwargs))
+    exp = engine.expect(engine.Call(loss, "functional", ops, kwargs=kwargs))
     assert exp.error is not None and exp.error.type == type_, exp.error
     if message is not None:
         assert exp.error.message == message
@@ -428,7 +428,7 @@ def test_errors_through_expect(ops, kwargs, type_, message):
 def test_nonnegative_var_edge_values_pass():
     # OBS-158 / OBS-161 / OBS-162: -0.0 and NaN are not negative
     for v in (-0.0, float("nan"), np.array([-0.0, 1.0]), np.array([np.nan, 1.0])):
-        exp = api.expect(api.Call("gaussian", "functional", {"input": X2, "target": Y2, "var": v},
+        exp = engine.expect(engine.Call("gaussian", "functional", {"input": X2, "target": Y2, "var": v},
                                   kwargs=dict(reduction="none")))
         assert exp.error is None
 
@@ -436,7 +436,7 @@ def test_nonnegative_var_edge_values_pass():
 @pytest.mark.parametrize("xy_dtype", [np.int64, np.float32])
 def test_integer_var_tensor_is_an_error(xy_dtype):
     # DTYPE-INT-VAR (OBS-262, OBS-263)
-    exp = api.expect(api.Call("gaussian", "functional", {"input": np.array([1, 2]).astype(xy_dtype),
+    exp = engine.expect(engine.Call("gaussian", "functional", {"input": np.array([1, 2]).astype(xy_dtype),
                                                          "target": np.array([0, 5]).astype(xy_dtype),
                                                          "var": np.array([1, 2], dtype=np.int64)},
                               kwargs=dict(reduction="none")))
@@ -445,7 +445,7 @@ def test_integer_var_tensor_is_an_error(xy_dtype):
 
 def test_bool_poisson_operands_are_an_error():
     # DTYPE-BOOL (OBS-253)
-    exp = api.expect(api.Call("poisson", "functional", {"input": np.array([True, False]),
+    exp = engine.expect(engine.Call("poisson", "functional", {"input": np.array([True, False]),
                                                         "target": np.array([True, True])}, kwargs=dict(reduction="none")))
     assert exp.error is not None and exp.error.type == "RuntimeError"
 
@@ -463,17 +463,17 @@ def test_signature_combinations_bind_like_python():
 
 def test_poisson_reduction_error_comes_before_bool_argument_error():
     # ERR-ORDER: LEGACY-MAP, then RED-VALID, before the check of log_input / full
-    exp = api.expect(api.Call("poisson", "functional", {"input": np.array([0.5]), "target": np.array([2.0])},
+    exp = engine.expect(engine.Call("poisson", "functional", {"input": np.array([0.5]), "target": np.array([2.0])},
                               kwargs=dict(log_input=0, reduction="bogus")))
     assert (exp.error.type, exp.error.message) == ("ValueError", "bogus is not a valid value for reduction")
     # and with a valid reduction the bool check fires (OBS-030)
-    exp = api.expect(api.Call("poisson", "functional", {"input": np.array([0.5]), "target": np.array([2.0])},
+    exp = engine.expect(engine.Call("poisson", "functional", {"input": np.array([0.5]), "target": np.array([2.0])},
                               kwargs=dict(log_input=0, reduction="none")))
     assert exp.error.type == "TypeError"
 
 
 def test_python_float_var_has_no_gradient():
-    exp = api.expect(api.Call("gaussian", "functional", {"input": X2, "target": Y2, "var": 2.0},
+    exp = engine.expect(engine.Call("gaussian", "functional", {"input": X2, "target": Y2, "var": 2.0},
                               kwargs=dict(reduction="sum"), grad_wrt=("input", "var")))
     assert "input" in exp.grads
     assert "var" not in exp.grads

@@ -1,4 +1,4 @@
-"""What the spec says one call must do: the public entry point of the reference.
+"""What the spec says one call must do: the expectation engine, the public entry point of the reference.
 
 `expect(call)` takes a `Call` (which loss, functional or module form, the operands as NumPy arrays,
 the other arguments as passed, which operands take gradients, the upstream gradient) and returns an
@@ -17,7 +17,7 @@ from mpmath import mpf
 
 from . import rules
 from .allowance import allowance, ieee_sum, sum_terms
-from .elementwise import element_mixed, least_precise, mixed_compute, naive
+from .elementwise import element_mixed, least_precise, mixed_compute, straightforward
 from .floats import FORMATS, Format
 from .rules import SpecError, SpecWarning
 from .losses import LOSSES
@@ -64,7 +64,7 @@ class Quantity:
     dtype: str
     exact: list  # flat C-order list of mpf
     allow: list  # flat list of mpf
-    naive: list  # flat list: None, or a tuple of straightforward IEEE results (offered where flagged)
+    straightforward: list  # flat list: None, or a tuple of straightforward IEEE results (offered where flagged)
     compute: str  # format whose unit roundoff the allowance used
     precision: int = 0
 
@@ -321,11 +321,11 @@ def expect(call: Call) -> Expected:
 
     # the straightforward evaluations offered: in each candidate format and, for a mixed call,
     # step by step (ALLOW-MIXED), each in both orders
-    naive_formats = tuple(computes) + ((mixed_compute(op_formats),) if len(set(op_formats)) > 1 else ())
+    straightforward_formats = tuple(computes) + ((mixed_compute(op_formats),) if len(set(op_formats)) > 1 else ())
 
-    def naive_of(j, k):
+    def straightforward_of(j, k):
         """The straightforward IEEE results of output k at point j: per compute format and order."""
-        return tuple(naive(call.loss, pts[j], dict(params, order=o), c)[k] for c in naive_formats
+        return tuple(straightforward(call.loss, pts[j], dict(params, order=o), c)[k] for c in straightforward_formats
                      for o in ("reverse", "local"))
 
 
@@ -333,13 +333,13 @@ def expect(call: Call) -> Expected:
     if reduction == "none":
         ex = [elems[j].exact[0] for j in index]
         al = [allowance(elems[j].bound[0], elems[j].exact[0], fmt) for j in index]
-        nv = [naive_of(j, 0) if flagged(elems[j], 0) else None for j in index]
+        nv = [straightforward_of(j, 0) if flagged(elems[j], 0) else None for j in index]
         exp.output = Quantity("output", out_shape, res_dtype, ex, al, nv, compute, precision)
     else:
         counts = np.bincount(inverse.ravel(), minlength=len(elems)).tolist() if n else []
         with mpmath.workprec(precision + 64):  # products, sum and division exact enough (REF-EXACT)
             exp.output = _reduced_output(elems, counts, n, reduction, fmt, cfmt, res_dtype, compute, precision,
-                                         any(flagged(e, 0) for e in elems), naive_of)
+                                         any(flagged(e, 0) for e in elems), straightforward_of)
 
     # --- gradients -------------------------------------------------------------------------------
     for name in call.grad_wrt:
@@ -366,19 +366,19 @@ def expect(call: Call) -> Expected:
             exp.grads[name] = _grad_quantity(
                 name, k, gel, index, out_shape, shapes[name], tuple(np.asarray(ops[name]).shape),
                 FORMATS[gdtype], FORMATS[gcompute], gdtype, gcompute, gprec,
-                lambda j, k=k, gel=gel: naive_of(j, k) if flagged(gel[j], k) else None,
-                lambda j, k=k: naive_of(j, k))
+                lambda j, k=k, gel=gel: straightforward_of(j, k) if flagged(gel[j], k) else None,
+                lambda j, k=k: straightforward_of(j, k))
     return exp
 
 
-def _reduced_output(elems, counts, n, reduction, fmt, cfmt, res_dtype, compute, precision, any_flagged, naive_of):
+def _reduced_output(elems, counts, n, reduction, fmt, cfmt, res_dtype, compute, precision, any_flagged, straightforward_of):
     """RED-SUM / RED-MEAN with ALLOW-SUM / ALLOW-MEAN: the exact reduction of the exact elements.
     The summation is bounded in the accumulator's format (float32 for float16 and bfloat16)."""
     total, bound = sum_terms([e.exact[0] for e in elems], [e.bound[0] for e in elems], counts, accumulator(cfmt))
     nv = None
     if any_flagged:
-        alts = len(naive_of(0, 0))
-        nv = tuple(fmt.round(ieee_sum(c * naive_of(j, 0)[a] for j, c in enumerate(counts) if c)) for a in range(alts))
+        alts = len(straightforward_of(0, 0))
+        nv = tuple(fmt.round(ieee_sum(c * straightforward_of(j, 0)[a] for j, c in enumerate(counts) if c)) for a in range(alts))
     else:
         # SPECIAL-OVERFLOW, partial sums: a running sum can overflow the accumulator although the
         # total is finite, only to the infinity of the sign of the terms that add up beyond it
@@ -392,7 +392,7 @@ def _reduced_output(elems, counts, n, reduction, fmt, cfmt, res_dtype, compute, 
 
 
 def _grad_quantity(name, k, elems, index, out_shape, eff_shape, op_shape, fmt: Format, cfmt: Format,
-                   gdtype, compute, precision, naive_at, naive_all):
+                   gdtype, compute, precision, straightforward_at, straightforward_all):
     """GRAD-CHAIN / GRAD-BROADCAST: each element's (upstream-scaled) partial, summed back to the
     operand's shape over the broadcast dimensions."""
     groups = np.arange(int(np.prod(eff_shape, dtype=np.int64))).reshape(eff_shape)
@@ -409,7 +409,7 @@ def _grad_quantity(name, k, elems, index, out_shape, eff_shape, op_shape, fmt: F
             total, bound = sum_terms([e.exact[k] for e in es], [e.bound[k] for e in es], None, cfmt)
         ex.append(total)
         al.append(allowance(bound, total, fmt))
-        offered = [naive_at(index[i]) for i in b]
+        offered = [straightforward_at(index[i]) for i in b]
         alts = ()
         if any(f is not None for f in offered):
             width = len(next(f for f in offered if f is not None))
@@ -419,7 +419,7 @@ def _grad_quantity(name, k, elems, index, out_shape, eff_shape, op_shape, fmt: F
         if near and not any(f is not None for f in offered):
             # ALLOW-GRAD-ORDER: near the overflow threshold, what the admitted evaluation orders
             # actually give (evaluated, with their signs), not a blanket +-inf/NaN
-            full = [naive_all(index[i]) for i in b]
+            full = [straightforward_all(index[i]) for i in b]
             width = len(full[0])
             alts += tuple(fmt.round(ieee_sum(f[a] for f in full)) for a in range(width))
         if grad_may_overflow([e.peak[k] for e in es], [e.parts[k] for e in es], cfmt):
