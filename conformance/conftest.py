@@ -212,6 +212,13 @@ def _limit_shrinking(seconds: float) -> None:
 
 
 # --- check ids ---------------------------------------------------------------------------------
+def check_params(item) -> dict:
+    """The check's parameters as data (dtype, reduction, flags, ...), for the record: what its id
+    names in brackets, never parsed back out of the id."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return {k: (v if isinstance(v, (str, int, float, bool)) or v is None else str(v)) for k, v in params.items()}
+
+
 def check_id(item) -> tuple[str, str | None, str]:
     """(check id, loss, chapter) of a test item: `<loss>.<name>[<params>]`, no drawn data."""
     fn = item.function.__name__[len("test_"):]
@@ -312,7 +319,7 @@ def pytest_runtest_makereport(item, call):
     cid, loss, chapter = item.stash[_ID]
     chk = item.stash.get(_CHK, None)
     rec = {"event": "record", "nodeid": item.nodeid, "check": cid, "loss": loss, "chapter": chapter,
-           "clause": (chk.clause if chk else None), "status": None, "message": "", "reason": None,
+           "params": check_params(item), "clause": (chk.clause if chk else None), "status": None, "message": "", "reason": None,
            "link": None, "failure": None, "failures": [], "expected_failures": [], "samples": [],
            "notes": list(chk.notes) if chk else [], "order": item.stash.get(_ORDER, 0),
            "shrinkable": bool(getattr(item.obj, "is_hypothesis_test", False)), "phase": s.phase,

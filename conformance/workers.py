@@ -32,6 +32,23 @@ HEARTBEAT_S = 10.0
 MAX_RESTARTS = 50
 
 
+def worker_command(args, exp_paths, worker, jsonl, done_file, claim_dir, minimise=None):
+    """The command line of one worker: pytest on the checks, with the run's options (one table:
+    conformance/options.py), its expectations, and the files it shares with this parent."""
+    from conformance import options
+
+    cmd = [sys.executable, "-m", "pytest", str(ROOT / "conformance"), "-q", "-p", "no:cacheprovider",
+           "--rootdir", str(ROOT), *options.worker_args(args), "--results-jsonl", jsonl, "--done-file", done_file,
+           "--claim-dir", claim_dir, "--worker", worker]
+    if args.no_expectations or not exp_paths:
+        cmd.append("--no-expectations")
+    else:
+        cmd += ["--expectations", os.pathsep.join(exp_paths)]
+    if minimise:
+        cmd += ["--minimise", minimise, "--shrink-seconds", str(max(1.0, min(30.0, args.shrink_budget)))]
+    return cmd
+
+
 def default_workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
