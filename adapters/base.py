@@ -33,7 +33,8 @@ class Capabilities:
     forms: tuple = ("functional", "module")
     dtypes: tuple = FLOAT_DTYPES
     # operands that take gradients, per loss (a loss missing: none; empty: the backend has no
-    # autodiff); None: every operand of every loss it provides (`differentiates`)
+    # autodiff); None: every operand of every loss it provides that has a derivative
+    # (the loss's DIFFERENTIABLE: `differentiates`)
     grad_wrt: dict | None = None
     # non-float operand dtypes the backend accepts as tensors (for promotion checks)
     int_dtypes: tuple = ("int32", "int64")
@@ -47,7 +48,7 @@ class Capabilities:
         if self.grad_wrt is None:
             from reference.losses import LOSSES
 
-            return LOSSES[loss].OPERANDS
+            return LOSSES[loss].DIFFERENTIABLE
         return tuple(self.grad_wrt.get(loss, ()))
 
 

@@ -78,8 +78,18 @@ def environment(args, adapter, exp_paths, started, workers) -> dict:
         "dtypes": args.dtype.split(",") if args.dtype else list(DTYPES),
         **{f"{n}_fn": getattr(args, f"{n}_fn", None) for n in LOSSES},
         "cannot": args.cannot,
-        "expectations": os.pathsep.join(exp_paths) if exp_paths else None,
+        "expectations": os.pathsep.join(_shown(p) for p in exp_paths) if exp_paths else None,
         "started": started,
         "duration_s": None,
         "timings": {},
     }
+
+
+def _shown(path) -> str:
+    """A path as a results document shows it: relative to the suite's root when it lies inside it
+    (a document does not carry the layout of the machine that wrote it), else as given."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(ROOT))
+    except ValueError:
+        return str(path)

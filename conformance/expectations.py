@@ -8,6 +8,7 @@ TOML, one table per entry:
     reason = "d/dt is NaN at t <= 0 with full=True: the masked Stirling term's backward multiplies 0 by log(t)"
     link = "https://github.com/pytorch/pytorch/issues/..."   # optional upstream reference
     when = "subnormal"                        # optional condition, see below
+    quantity = "grad_target"                  # optional: only failures of this quantity (output, grad_<operand>)
     flaky = true                              # optional: the deviation comes and goes between runs
 
 A failure matched by an entry is XFAIL. An entry with a condition (`when`) matches only the
@@ -20,8 +21,9 @@ check, without hiding the checks' other failures.
 
 An unconditional entry whose checks all pass is XPASS (stale), unless it says `flaky = true`: a
 deviation the backend shows only in some runs (MindSpore's empty reductions read uninitialised
-memory), whose passing run says nothing about the entry. An entry that matches no check that ran
-is reported as unmatched.
+memory), whose passing run says nothing about the entry; give it a `clause` and a `quantity` so that
+it covers no more than the deviation it records. An entry that matches no check that ran is
+reported as unmatched.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Expectation:
     source: str = ""
     when: str | None = None  # a condition on the failure (CONDITIONS)
     flaky: bool = False  # the deviation does not show in every run: never stale
+    quantity: str | None = None  # only failures of this quantity ("output", "grad_<operand>")
 
     def pattern(self):
         return re.compile("^" + ".*".join(re.escape(p) for p in self.check.split("*")) + "$")
@@ -59,6 +62,8 @@ class Expectation:
         if not self.pattern().match(check_id):
             return False
         if self.when is not None and not (payload is not None and payload.get(CONDITIONS[self.when])):
+            return False
+        if self.quantity is not None and payload is not None and payload.get("quantity") != self.quantity:
             return False
         return self.clause is None or clause is None or self.clause == clause
 
@@ -108,21 +113,23 @@ def load(path) -> list[Expectation]:
     for i, e in enumerate(entries, 1):
         if not isinstance(e, dict):
             raise ExpectationsError(f"{path}: entry {i} is not a table")
-        extra = set(e) - {"check", "clause", "reason", "link", "when", "flaky"}
+        extra = set(e) - {"check", "clause", "reason", "link", "when", "flaky", "quantity"}
         if extra:
             raise ExpectationsError(f"{path}: entry {i} has unknown keys {sorted(extra)}")
         for key in ("check", "reason"):
             if not isinstance(e.get(key), str) or not e.get(key).strip():
                 raise ExpectationsError(f"{path}: entry {i} needs a non-empty string '{key}'")
-        for key in ("clause", "link"):
+        for key in ("clause", "link", "quantity"):
             if key in e and not isinstance(e[key], str):
                 raise ExpectationsError(f"{path}: entry {i}: '{key}' must be a string")
         if "when" in e and e["when"] not in CONDITIONS:
             raise ExpectationsError(f"{path}: entry {i}: 'when' must be one of {sorted(CONDITIONS)}, not {e['when']!r}")
         if "flaky" in e and not isinstance(e["flaky"], bool):
             raise ExpectationsError(f"{path}: entry {i}: 'flaky' must be true or false")
+        if "quantity" in e and not (e["quantity"] == "output" or e["quantity"].startswith("grad_")):
+            raise ExpectationsError(f"{path}: entry {i}: 'quantity' is 'output' or 'grad_<operand>', not {e['quantity']!r}")
         out.append(Expectation(e["check"], e["reason"], e.get("clause"), e.get("link"), str(path), e.get("when"),
-                               e.get("flaky", False)))
+                               e.get("flaky", False), e.get("quantity")))
     return out
 
 

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reference.engine import Call
+from reference.losses import LOSSES
 
 from . import strategies as S
 from .checking import conform
@@ -122,7 +123,7 @@ def test_normal_promotion(chk, pair):
 
 
 # --- the Poisson log-pmf ------------------------------------------------------------------------------
-def pmf_call(rate, value, grad=("rate",), **extra):
+def pmf_call(rate, value, grad=LOSSES["poissonpmf"].DIFFERENTIABLE, **extra):
     """PLP-GRAD: the rate only (the value is a count: no derivative is required)."""
     return Call("poissonpmf", "functional", {"rate": rate, "value": value}, grad_wrt=tuple(grad), **extra)
 

@@ -9,6 +9,8 @@ A loss is one module (reference/poisson.py, gaussian.py) that declares:
   its clause), `ACCURACY_AXES` (what the reports' accuracy maps plot);
 * `before_reduction` / `after_reduction`: its validation steps in ERR-ORDER around RED-VALID;
 * `operand_dtypes`: the dtypes its operands take part in promotion with;
+* `DIFFERENTIABLE`: the operands with a derivative (default: every operand);
+* what `OPTIONAL` lists may be left out (a distribution subject leaves out most of it).
 * `element(A, *operands, g, **params)`: the formula and its derivatives, written once against an
   algebra; `clause(quantity, *point, **params)`: the region clause of an element.
 
@@ -21,6 +23,27 @@ from __future__ import annotations
 
 from . import gaussian, normal, poisson, poissonpmf
 
-LOSSES = {m.NAME: m for m in (poisson, gaussian, normal, poissonpmf)}
+# what a subject need not declare: no module form, parameters, legacy arguments or term flags, no
+# validation after RED-VALID, and operands that promote as they are
+OPTIONAL = {
+    "FORWARD_NAMES": (),
+    "PARAMS": (),
+    "LEGACY": (),
+    "TERM_FLAGS": {},
+    "after_reduction": lambda params, operands, shapes, dtypes: None,
+    "operand_dtypes": dict,
+}
+
+
+def _declared(m):
+    for name, default in OPTIONAL.items():
+        if not hasattr(m, name):
+            setattr(m, name, default)
+    if not hasattr(m, "DIFFERENTIABLE"):  # the operands it has derivatives with respect to: all
+        m.DIFFERENTIABLE = m.OPERANDS
+    return m
+
+
+LOSSES = {m.NAME: _declared(m) for m in (poisson, gaussian, normal, poissonpmf)}
 
 __all__ = ["LOSSES"]

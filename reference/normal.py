@@ -11,17 +11,13 @@ from mpmath import log, pi
 
 from .rules import SpecError
 
-# --- the subject's declaration (reference/losses.py) -------------------------------------------------
+# --- the subject's declaration (reference/losses.py; no module form, parameters or legacy arguments) -
 NAME = "normal"
 FUNCTIONAL = "normal_log_prob"  # a user function replaces it: --normal-fn, called (loc, scale, value)
 OPERANDS = ("loc", "scale", "value")
-FORWARD_NAMES = ()  # no module form
-PARAMS = ()
-LEGACY = ()
 SIGNATURES = {"functional": (("loc", "pk"), ("scale", "pk"), ("value", "pk"))}
 REDUCTION_MESSAGE = None  # no reduction argument: the result is elementwise (RED-NONE)
 ACCURACY_AXES = ("value - loc", "scale")
-TERM_FLAGS: dict = {}
 
 
 def before_reduction(operands: dict, shapes: dict, dtypes: dict):
@@ -35,14 +31,6 @@ def before_reduction(operands: dict, shapes: dict, dtypes: dict):
         if np.any(np.isnan(f)) or (name == "scale" and np.any(f <= 0)):
             return SpecError("NLP-ARGS", "ValueError", None)
     return None
-
-
-def after_reduction(params: dict, operands: dict, shapes: dict, dtypes: dict):
-    return None
-
-
-def operand_dtypes(dtypes: dict) -> dict:
-    return dict(dtypes)
 
 
 def HALF_LOG_2PI():

@@ -10,17 +10,14 @@ import numpy as np
 
 from .rules import SpecError
 
-# --- the subject's declaration (reference/losses.py) -------------------------------------------------
+# --- the subject's declaration (reference/losses.py; no module form, parameters or legacy arguments) -
 NAME = "poissonpmf"
 FUNCTIONAL = "poisson_log_pmf"  # a user function replaces it: --poissonpmf-fn, called (rate, value)
 OPERANDS = ("rate", "value")
-FORWARD_NAMES = ()  # no module form
-PARAMS = ()
-LEGACY = ()
+DIFFERENTIABLE = ("rate",)  # PLP-GRAD: the value is a count, the pmf has no derivative in it
 SIGNATURES = {"functional": (("rate", "pk"), ("value", "pk"))}
 REDUCTION_MESSAGE = None  # no reduction argument: the result is elementwise (RED-NONE)
 ACCURACY_AXES = ("value", "rate")
-TERM_FLAGS: dict = {}
 
 
 def before_reduction(operands: dict, shapes: dict, dtypes: dict):
@@ -38,14 +35,6 @@ def before_reduction(operands: dict, shapes: dict, dtypes: dict):
         if np.any(bad):
             return SpecError("PLP-ARGS", "ValueError", None)
     return None
-
-
-def after_reduction(params: dict, operands: dict, shapes: dict, dtypes: dict):
-    return None
-
-
-def operand_dtypes(dtypes: dict) -> dict:
-    return dict(dtypes)
 
 
 def element(A, rate, value, g=None, *, mean_n: int = 1, order: str = "reverse"):

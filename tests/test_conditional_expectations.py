@@ -159,3 +159,22 @@ def test_a_flaky_entry_is_never_stale(tmp_path):
     bad.write_text('[[expect]]\ncheck = "*"\nreason = "r"\nflaky = "yes"\n', encoding="utf-8")
     with pytest.raises(ExpectationsError, match="'flaky' must be true or false"):
         load(bad)
+
+
+def test_a_quantity_entry_covers_only_that_quantity(tmp_path):
+    """`quantity = ...`: the entry covers failures of that output or gradient only, so a flaky
+    entry for one gradient cannot hide a wrong value of the same check and clause."""
+    from conformance.expectations import Expectation
+
+    e = Expectation("normal.values[float16]", "r", "NLP-GRAD", quantity="grad_scale", flaky=True)
+    assert e.matches("normal.values[float16]", "NLP-GRAD", {"quantity": "grad_scale"})
+    assert not e.matches("normal.values[float16]", "NLP-GRAD", {"quantity": "grad_loc"})
+    assert not e.matches("normal.values[float16]", "NLP-VALUE", {"quantity": "grad_scale"})
+    assert e.matches("normal.values[float16]")  # without a payload (staleness): the check alone
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[expect]]\ncheck = "*"\nreason = "r"\nquantity = "loss"\n', encoding="utf-8")
+    with pytest.raises(ExpectationsError, match="'quantity' is 'output' or 'grad_<operand>'"):
+        load(bad)
+    good = tmp_path / "good.toml"
+    good.write_text('[[expect]]\ncheck = "*"\nreason = "r"\nquantity = "grad_rate"\n', encoding="utf-8")
+    assert load(good)[0].quantity == "grad_rate"
