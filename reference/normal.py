@@ -40,10 +40,14 @@ def HALF_LOG_2PI():
 def element(A, loc, scale, value, g=None, *, mean_n: int = 1, order: str = "reverse"):
     """(log_prob, g * d/d loc, g * d/d scale, g * d/d value) for one element.
 
-    NLP-VALUE:  -(value - loc)^2 / (2 * scale^2) - log(scale) - 0.5*log(2*pi), in PyTorch's order
-                (var = scale**2 first).
+    NLP-VALUE:  -(value - loc)^2 / (2 * scale^2) - log(scale) - 0.5*log(2*pi), in PyTorch's order:
+                var = scale**2, n = -((value - loc)**2), q = n / (2*var), (q - log(scale)) - c.
     NLP-GRAD:   d/dvalue = -(value - loc)/scale^2, d/dloc = (value - loc)/scale^2,
-                d/dscale = ((value - loc)^2/scale^2 - 1)/scale.
+                d/dscale = ((value - loc)^2/scale^2 - 1)/scale, evaluated as PyTorch's autograd
+                does (reverse mode, its backward formulas: a/b gives grad/b and -grad*((a/b)/b),
+                x**2 gives grad*(2*x), log(x) gives grad/x), so that an intermediate overflow of
+                that evaluation (float16 g/(2*var)) is the straightforward result SPECIAL-OVERFLOW
+                offers.
     """
     if g is None:
         g = A.const(1)
@@ -52,13 +56,19 @@ def element(A, loc, scale, value, g=None, *, mean_n: int = 1, order: str = "reve
     if order == "local":  # ALLOW-GRAD-ORDER: local derivatives first, the upstream factor last
         out = element(A, loc, scale, value, A.const(1))
         return (out[0],) + tuple(d * g for d in out[1:])
+    two = A.const(2)
     var = scale * scale
     d = value - loc
-    out = -A.div(d * d, A.const(2) * var) - A.log(scale) - A.const(HALF_LOG_2PI())
-    q = A.div(g * d, var)  # reverse mode: through the division, then the square
-    d_value = -q
-    d_loc = q
-    d_scale = A.div(g * (A.div(d * d, var) - A.const(1)), scale)
+    n = -(d * d)
+    b = two * var
+    out = A.div(n, b) - A.log(scale) - A.const(HALF_LOG_2PI())
+    # reverse mode, from the output back
+    g_n = A.div(g, b)  # d(n/b)/dn
+    g_b = -g * A.div(A.div(n, b), b)  # d(n/b)/db
+    g_d = -g_n * (two * d)  # through n = -(d**2)
+    d_value = g_d
+    d_loc = -g_d
+    d_scale = (g_b * two) * (two * scale) + A.div(-g, scale)  # through var = scale**2, and log(scale)
     return out, d_loc, d_scale, d_value
 
 
