@@ -416,57 +416,46 @@ atexit.register(flush)
 
 
 # --- what elementwise calls ---------------------------------------------------------------------
-def get_element(loss, operands, params_key, dtype, compute, element_type):
+# A cache problem of any kind (no store, an unkeyable point, a damaged record, a failed write) is a
+# miss: the value is computed, never taken from a record that did not decode.
+def _get(decode, *key_parts):
     s = store()
     if s is None:
         return None, None
     try:
-        k = key("element", loss, operands, params_key, dtype, compute)
+        k = key(*key_parts)
     except Exception:
         return None, None
     blob = s.get(k)
     if blob is not None:
         try:
-            e = decode_element(blob, element_type)
-            return e, k
+            return decode(blob), k
         except Exception:
             pass
     return None, k
+
+
+def _put(k, blob_of, value) -> None:
+    s = store()
+    if s is None or k is None:
+        return
+    try:
+        s.put(k, blob_of(value))
+    except Exception:
+        pass
+
+
+def get_element(loss, operands, params_key, dtype, compute, element_type):
+    return _get(lambda blob: decode_element(blob, element_type), "element", loss, operands, params_key, dtype, compute)
 
 
 def put_element(k, e) -> None:
-    s = store()
-    if s is None or k is None:
-        return
-    try:
-        s.put(k, encode_element(e))
-    except Exception:
-        pass
+    _put(k, encode_element, e)
 
 
 def get_straightforward(loss, operands, params_key, dtype):
-    s = store()
-    if s is None:
-        return None, None
-    try:
-        k = key("straightforward", loss, operands, params_key, dtype)
-    except Exception:
-        return None, None
-    blob = s.get(k)
-    if blob is not None:
-        try:
-            vals = decode_values(blob)
-            return vals, k
-        except Exception:
-            pass
-    return None, k
+    return _get(decode_values, "straightforward", loss, operands, params_key, dtype)
 
 
 def put_straightforward(k, values) -> None:
-    s = store()
-    if s is None or k is None:
-        return
-    try:
-        s.put(k, encode_values(values))
-    except Exception:
-        pass
+    _put(k, encode_values, values)
