@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("results", nargs="+", help="results JSON files, or directories of them")
     m.add_argument("--out", default="reports/index.html")
     v = sub.add_parser("vectors", help="write the golden vectors (JSON for any language; docs/vectors-schema.md)")
-    v.add_argument("--out", required=True, help="directory to write poisson.json and gaussian.json into")
+    v.add_argument("--out", required=True, help="directory to write one <subject>.json per subject into")
     return p
 
 

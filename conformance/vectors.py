@@ -1,7 +1,7 @@
 """Golden vectors: the reference's answers for a fixed corpus of calls, as JSON any language can read.
 
-`python -m conformance vectors --out DIR` writes `DIR/poisson.json` and `DIR/gaussian.json` (schema:
-docs/vectors-schema.md). Each case is one call of the functional form: operands, options, and what
+`python -m conformance vectors --out DIR` writes one file per subject, `DIR/<subject>.json` (poisson,
+gaussian, and the distribution subjects normal and poissonpmf; schema: docs/vectors-schema.md). Each case is one call of the functional form: operands, options, and what
 the spec requires: an error, or the output and every operand's gradient (upstream gradient of ones)
 as exact values with their allowances and the admitted alternative results. The corpus is a fixed
 grid (no randomness), so two runs write identical files; the values come from `reference.engine.expect`
@@ -9,8 +9,9 @@ and nothing here restates a rule.
 
 The corpus covers each loss's regions and flags (log_input, full, eps), the three reductions,
 special values, broadcasting, empty operands, the Gaussian var shapes, and the errors an
-implementation in another language can raise (invalid reduction, shapes, negative var), in float32
-and float64, the formats every language has.
+implementation in another language can raise (invalid reduction, shapes, negative var, arguments
+outside a distribution's support), in float32 and float64, the formats every language has. A file
+names its function and operand order (from reference.losses), so a runner needs no per-subject code.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 
 from reference.engine import Call, expect
 from reference.floats import FORMATS
+from reference.losses import LOSSES
 
 SCHEMA = "lossconform-vectors"
 VERSION = 1
@@ -154,12 +156,54 @@ def _gaussian_calls(dtype):
     return out
 
 
-CORPUS = {"poisson": _poisson_calls, "gaussian": _gaussian_calls}
+def _normal_calls(dtype):
+    ds = [-40.0, -3.0, -0.5, 0.0, 1e-3, 2.0]
+    ss = [1e-3, 0.5, 1.0, 10.0]
+    d, sc = _grid(ds, ss, dtype)
+    loc = np.linspace(-1, 1, d.size).astype(dtype)
+    value = (loc.astype(np.float64) + d.astype(np.float64)).astype(dtype)
+    inf = float("inf")
+    return [
+        ("grid", {"loc": loc, "scale": sc, "value": value}, {}),
+        ("special", {"loc": np.array([0.0, 0.0, inf, 0.0], dtype), "scale": np.array([1.0, 1.0, 1.0, inf], dtype),
+                     "value": np.array([inf, -inf, 0.0, 1.0], dtype)}, {}),
+        ("broadcast[(2,1)+(1,3)+(2,3)]", {"loc": np.array([[0.0], [1.0]], dtype), "scale": np.array([[0.5, 1.0, 2.0]], dtype),
+                                          "value": np.array([[0.0, 1.0, -1.0], [2.0, 0.5, 1.0]], dtype)}, {}),
+        ("empty", {"loc": np.zeros(0, dtype), "scale": np.ones(0, dtype), "value": np.zeros(0, dtype)}, {}),
+        ("error[scale=0]", {"loc": np.zeros(2, dtype), "scale": np.array([1.0, 0.0], dtype), "value": np.zeros(2, dtype)},
+         {}),
+    ]
+
+
+def _poissonpmf_calls(dtype):
+    rate, value = _grid([1e-3, 0.5, 1.0, 3.0, 30.0, 1000.0], [0.0, 1.0, 2.0, 5.0, 30.0, 1000.0], dtype)
+    inf = float("inf")
+    return [
+        ("grid", {"rate": rate, "value": value}, {}),
+        ("zero_rate", {"rate": np.zeros(3, dtype), "value": np.array([0.0, 1.0, 4.0], dtype)}, {}),
+        ("special", {"rate": np.array([inf, inf], dtype), "value": np.array([0.0, 3.0], dtype)}, {}),
+        ("broadcast[(1,3)+(2,3)]", {"rate": np.array([[0.5, 2.0, 10.0]], dtype),
+                                    "value": np.array([[0.0, 1.0, 7.0], [3.0, 2.0, 12.0]], dtype)}, {}),
+        ("empty", {"rate": np.ones(0, dtype), "value": np.zeros(0, dtype)}, {}),
+        ("error[value=1.5]", {"rate": np.ones(2, dtype), "value": np.array([1.0, 1.5], dtype)}, {}),
+        ("error[rate<0]", {"rate": np.array([1.0, -1.0], dtype), "value": np.ones(2, dtype)}, {}),
+    ]
+
+
+CORPUS = {"poisson": _poisson_calls, "gaussian": _gaussian_calls, "normal": _normal_calls,
+          "poissonpmf": _poissonpmf_calls}
+
+
+def signature(loss: str) -> str:
+    """The function as a file describes it: its name, its operands in call order, its options."""
+    m = LOSSES[loss]
+    options = list(m.PARAMS) + (["reduction"] if m.REDUCTION_MESSAGE is not None else [])
+    return f"{m.FUNCTIONAL}({', '.join(m.OPERANDS)}{', {' + ', '.join(options) + '}' if options else ''})"
 
 
 def case(loss: str, cid: str, operands: dict, options: dict) -> dict:
     """One vector: the call and what the spec requires of it."""
-    names = tuple(operands)
+    names = tuple(n for n in operands if n in LOSSES[loss].DIFFERENTIABLE)
     call = Call(loss, "functional", dict(operands), kwargs=dict(options), grad_wrt=names)
     exp = expect(call)
     out = {"id": cid, "operands": {n: _operand(a) for n, a in operands.items()}, "options": dict(options)}
@@ -177,10 +221,9 @@ def build(loss: str) -> dict:
     for dtype in DTYPES:
         for cid, ops, opts in CORPUS[loss](dtype):
             cases.append(case(loss, f"{loss}.{cid}[{dtype}]", ops, opts))
-    return {"schema": SCHEMA, "version": VERSION, "loss": loss,
-            "signature": {"poisson": "poisson_nll_loss(input, target, {log_input, full, eps, reduction})",
-                          "gaussian": "gaussian_nll_loss(input, target, var, {full, eps, reduction})"}[loss],
-            "cases": cases}
+    m = LOSSES[loss]
+    return {"schema": SCHEMA, "version": VERSION, "loss": loss, "signature": signature(loss),
+            "function": m.FUNCTIONAL, "operands": list(m.OPERANDS), "cases": cases}
 
 
 def write(out_dir) -> list[Path]:

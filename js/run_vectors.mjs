@@ -3,14 +3,16 @@
 //
 //   node js/run_vectors.mjs --impl js/impls/plain.mjs --vectors DIR [--messages] [--json OUT]
 //
-// DIR holds poisson.json and gaussian.json (`python -m conformance vectors --out DIR`; schema:
-// docs/vectors-schema.md). The implementation module exports tensor(values, shape, dtype),
-// toArray(t) -> {values, shape, dtype}, poisson_nll_loss(input, target, options),
-// gaussian_nll_loss(input, target, var, options) and, for gradients, grad(loss, operands, options,
-// wrt) -> {operand: tensor} (without it gradients are not applicable); `dtypes` (default float32
-// and float64) says which cases apply (the others are not applicable). Exit 0: every case
-// conforms; 1: some case does not; 2: usage error.
-import { readFileSync, writeFileSync } from 'node:fs';
+// DIR holds one file per subject (`python -m conformance vectors --out DIR`; schema:
+// docs/vectors-schema.md): poisson.json, gaussian.json, normal.json, poissonpmf.json. Each names
+// its function and operand order. The implementation module exports tensor(values, shape, dtype),
+// toArray(t) -> {values, shape, dtype}, the functions it implements (poisson_nll_loss(input, target,
+// options), gaussian_nll_loss(input, target, var, options), normal_log_prob(loc, scale, value),
+// poisson_log_pmf(rate, value): a file whose function it lacks is not applicable) and, for
+// gradients, grad(loss, operands, options, wrt) -> {operand: tensor} (without it gradients are not
+// applicable); `dtypes` (default float32 and float64) says which cases apply (the others are not
+// applicable). Exit 0: every case conforms; 1: some case does not; 2: usage error.
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -68,25 +70,41 @@ function compare(what, q, t, failures, id) {
 
 const results = [];
 let failed = 0; let passed = 0; let na = 0;
-for (const loss of ['poisson', 'gaussian']) {
+let files;
+try {
+  files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+} catch (err) {
+  usage(`cannot read ${dir}: ${err.message}`);
+}
+const docs = [];
+for (const f of files) {
   let doc;
   try {
-    doc = JSON.parse(readFileSync(resolve(dir, `${loss}.json`), 'utf8'));
+    doc = JSON.parse(readFileSync(resolve(dir, f), 'utf8'));
   } catch (err) {
-    usage(`cannot read ${loss}.json in ${dir}: ${err.message}`);
+    usage(`cannot read ${f} in ${dir}: ${err.message}`);
   }
-  if (doc.schema !== 'lossconform-vectors' || doc.version !== 1) usage(`${loss}.json: not lossconform-vectors version 1`);
-  const fn = impl[`${loss}_nll_loss`];
+  if (doc.schema !== 'lossconform-vectors') continue; // another JSON file in the directory
+  if (doc.version !== 1) usage(`${f}: lossconform-vectors version ${doc.version}, this runner reads version 1`);
+  docs.push(doc);
+}
+if (!docs.length) usage(`no lossconform-vectors files in ${dir}`);
+for (const doc of docs) {
+  const loss = doc.loss;
+  const fname = doc.function || `${loss}_nll_loss`;
+  const order = doc.operands || (loss === 'poisson' ? ['input', 'target'] : ['input', 'target', 'var']);
+  const takesOptions = String(doc.signature || '{').includes('{');
+  const fn = impl[fname];
   for (const c of doc.cases) {
     const failures = [];
-    if (typeof fn !== 'function') { results.push({ id: c.id, status: 'NA', why: `no ${loss}_nll_loss` }); na++; continue; }
+    if (typeof fn !== 'function') { results.push({ id: c.id, status: 'NA', why: `no ${fname}` }); na++; continue; }
     const dts = impl.dtypes || ['float32', 'float64'];
     const odd = Object.values(c.operands).map((o) => o.dtype).find((d) => !dts.includes(d));
     if (odd) { results.push({ id: c.id, status: 'NA', why: `the implementation has no ${odd}` }); na++; continue; }
     const ops = Object.fromEntries(Object.entries(c.operands).map(([k, o]) => [k, impl.tensor(o.values.map(dec), o.shape, o.dtype)]));
-    const positional = loss === 'poisson' ? [ops.input, ops.target] : [ops.input, ops.target, ops.var];
+    const positional = order.map((n) => ops[n]);
     let out; let threw = null;
-    try { out = fn(...positional, { ...c.options }); } catch (err) { threw = err; }
+    try { out = takesOptions ? fn(...positional, { ...c.options }) : fn(...positional); } catch (err) { threw = err; }
     if (c.error) {
       if (!threw) failures.push({ id: c.id, what: 'error', message: `expected an error (${c.error.clause}: ${c.error.message}), none was thrown` });
       else if (checkMessages && c.error.message && !String(threw.message).includes(c.error.message)) {
