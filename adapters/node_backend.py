@@ -1,7 +1,10 @@
 """JavaScript adapter: a JS implementation of the seed API, run in one long-lived Node.js process.
 
 The seed API (a JavaScript torch-like library): `poisson_nll_loss(input, target, {log_input, full,
-eps, reduction})` and `gaussian_nll_loss(input, target, var, {full, eps, reduction})`. The module is
+eps, reduction})` and `gaussian_nll_loss(input, target, var, {full, eps, reduction})`, and the
+distribution subjects where a module exports them (`normal_log_prob(loc, scale, value)`,
+`poisson_log_pmf(rate, value)`: no options object); the server is told each subject's function
+name and whether it takes options (from reference.losses), so no subject is named here. The module is
 `js/impls/plain.mjs` (a from-scratch implementation, no dependencies) unless LOSSCONFORM_JS_IMPL
 names another module exporting the same protocol (js/server.mjs's header). The adapter talks to
 `node js/server.mjs MODULE` in JSON lines; NaN, infinities and -0 travel as strings.
@@ -28,6 +31,8 @@ import threading
 from pathlib import Path
 
 import numpy as np
+
+from reference.losses import LOSSES, options_of
 
 from .base import Adapter, Capabilities, Raised, changed, given_arguments, operand_names
 
@@ -90,7 +95,8 @@ class NodeAdapter(Adapter):
         node = shutil.which("node")
         if node is None:
             raise RuntimeError("node is not installed (Node.js 20 or newer runs the JavaScript backend)")
-        self._proc = subprocess.Popen([node, str(SERVER), str(self.impl)], stdin=subprocess.PIPE,
+        subjects = json.dumps({k: [m.FUNCTIONAL, bool(options_of(k))] for k, m in LOSSES.items()})
+        self._proc = subprocess.Popen([node, str(SERVER), str(self.impl), subjects], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
         lines: queue.Queue = queue.Queue()
         proc = self._proc
@@ -165,7 +171,8 @@ class NodeAdapter(Adapter):
             losses = tuple(hello.get("losses", ()))
             self._caps = Capabilities(losses=losses, forms=("functional",),
                                       dtypes=tuple(d for d in hello.get("dtypes", ()) if d in ("float32", "float64")),
-                                      grad_wrt={k: (operand_names(k) if hello.get("grad") else ()) for k in losses},
+                                      grad_wrt={k: (LOSSES[k].DIFFERENTIABLE if hello.get("grad") else ())
+                                                for k in losses},
                                       int_dtypes=(), layouts=("contiguous",), device="cpu")
         return self._caps
 
@@ -253,7 +260,8 @@ class NodeAdapter(Adapter):
             a = np.asarray(call.operands[n])
             vals = "[" + ", ".join(lit(v) for v in a.astype(np.float64).ravel()) + "]"
             lines.append(f"const {jn} = impl.tensor({vals}, {list(a.shape)}, {json.dumps(str(a.dtype))});")
-        lines.append(f"const out = impl.{call.loss}_nll_loss({', '.join(names)}, {opts});")
+        args = names + ([opts] if options_of(call.loss) else [])
+        lines.append(f"const out = impl.{LOSSES[call.loss].FUNCTIONAL}({', '.join(args)});")
         lines.append("console.log(impl.toArray(out));")
         if call.grad_wrt:
             ops = ", ".join(f"{n}: {jn}" for n, jn in zip(operand_names(call.loss), names))

@@ -26,7 +26,7 @@ import numpy as np
 
 from reference.engine import Call, expect
 from reference.floats import FORMATS
-from reference.losses import LOSSES
+from reference.losses import LOSSES, options_of
 
 SCHEMA = "lossconform-vectors"
 VERSION = 1
@@ -196,8 +196,7 @@ CORPUS = {"poisson": _poisson_calls, "gaussian": _gaussian_calls, "normal": _nor
 
 def signature(loss: str) -> str:
     """The function as a file describes it: its name, its operands in call order, its options."""
-    m = LOSSES[loss]
-    options = list(m.PARAMS) + (["reduction"] if m.REDUCTION_MESSAGE is not None else [])
+    m, options = LOSSES[loss], options_of(loss)
     return f"{m.FUNCTIONAL}({', '.join(m.OPERANDS)}{', {' + ', '.join(options) + '}' if options else ''})"
 
 

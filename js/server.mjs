@@ -2,11 +2,14 @@
 // The suite's subprocess backend for JavaScript (adapters/node_backend.py): one long-lived Node.js
 // process that loads an implementation module and answers calls as JSON lines.
 //
-//   node js/server.mjs MODULE
+//   node js/server.mjs MODULE [SUBJECTS]
 //
 // MODULE exports the seed API (see js/impls/plain.mjs): tensor(values, shape, dtype), toArray(t),
-// poisson_nll_loss(input, target, options), gaussian_nll_loss(input, target, var, options), and
-// optionally grad(loss, operands, options, wrt, upstream), name and dtypes.
+// the functions of the subjects it implements (poisson_nll_loss(input, target, options),
+// gaussian_nll_loss(input, target, var, options), normal_log_prob(loc, scale, value),
+// poisson_log_pmf(rate, value)), and optionally grad(loss, operands, options, wrt, upstream), name
+// and dtypes. SUBJECTS (JSON, from the suite's registry): {subject: [function name, takes an options
+// object]}; without it, the two losses.
 //
 // Out, first line: {"ready": true, "name", "dtypes", "grad", "losses", "node"} or {"ready": false, "error"}.
 // In, one line per call: {"id", "loss", "operands": {name: ARRAY}, "options": {...}, "wrt": [...],
@@ -35,8 +38,14 @@ try {
   send({ ready: false, error: `cannot load ${process.argv[2]}: ${err && err.name}: ${err && err.message}` });
   process.exit(1);
 }
-const losses = Object.keys(impl).filter((k) => k.endsWith('_nll_loss') && typeof impl[k] === 'function')
-  .map((k) => k.slice(0, -'_nll_loss'.length));
+let subjects = { poisson: ['poisson_nll_loss', true], gaussian: ['gaussian_nll_loss', true] };
+try {
+  if (process.argv[3]) subjects = JSON.parse(process.argv[3]);
+} catch (err) {
+  send({ ready: false, error: `the subjects argument is not JSON: ${err && err.message}` });
+  process.exit(1);
+}
+const losses = Object.keys(subjects).filter((k) => typeof impl[subjects[k][0]] === 'function');
 send({ ready: true, name: impl.name || process.argv[2], dtypes: impl.dtypes || ['float32', 'float64'],
        grad: typeof impl.grad === 'function', losses, node: process.version });
 
@@ -62,7 +71,8 @@ for await (const line of rl) {
     ops = Object.fromEntries(Object.entries(req.operands).map(([k, a]) => [k, impl.tensor(a.values.map(dec), a.shape, a.dtype)]));
     stage = 'call';
     const positional = Object.keys(req.operands).map((k) => ops[k]); // in the loss's operand order
-    const y = impl[`${req.loss}_nll_loss`](...positional, { ...req.options });
+    const [fname, takesOptions] = subjects[req.loss];
+    const y = takesOptions ? impl[fname](...positional, { ...req.options }) : impl[fname](...positional);
     res.output = toJson(y);
     if (req.wrt && req.wrt.length) {
       stage = 'backward';

@@ -46,4 +46,12 @@ def _declared(m):
 
 LOSSES = {m.NAME: _declared(m) for m in (poisson, gaussian, normal, poissonpmf)}
 
-__all__ = ["LOSSES"]
+
+def options_of(name: str) -> tuple:
+    """The keyword options a subject's function takes besides its operands (its parameters, and
+    `reduction` where it reduces): what a foreign surface passes as one options object."""
+    m = LOSSES[name]
+    return tuple(m.PARAMS) + (("reduction",) if m.REDUCTION_MESSAGE is not None else ())
+
+
+__all__ = ["LOSSES", "OPTIONAL", "options_of"]

@@ -95,3 +95,25 @@ def test_a_call_that_kills_the_process_is_recorded(tmp_path):
     died = [r for r in res["records"] if "full=True" in r["check"]]
     assert died and all("exited (code 7)" in json.dumps(r) for r in died)
     assert all(r["status"] == "PASS" for r in res["records"] if "full=False" in r["check"])
+
+
+def test_a_module_implementing_a_distribution_subject_is_found_by_its_function_name(tmp_path):
+    """The server learns the subjects' function names from the registry: a module exporting only
+    normal_log_prob is checked on it (called without an options object) and the losses are NA."""
+    p, res = run(tmp_path, checks="normal.values[float64],normal.edge_values[float64],poisson.values[*]",
+                 impl=ROOT / "tests" / "data" / "js" / "normal_only.mjs")
+    assert p.returncode == 0, p.stdout + p.stderr
+    status = {r["check"]: r["status"] for r in res["records"]}
+    assert status["normal.values[float64]"] == "PASS" and status["normal.edge_values[float64]"] == "PASS"
+    assert all(s == "NA" for c, s in status.items() if c.startswith("poisson."))
+    values = next(r for r in res["records"] if r["check"] == "normal.values[float64]")
+    assert any("not differentiated" in n for n in values["notes"]), values["notes"]  # the module has no grad
+    # its reproduction snippet calls the subject's function without an options object
+    import numpy as np
+
+    from adapters.node_backend import NodeAdapter
+    from reference.engine import Call
+
+    one = np.array([1.0])
+    snippet = NodeAdapter().repro(Call("normal", "functional", {"loc": one, "scale": one, "value": one}))
+    assert "impl.normal_log_prob(loc, scale, value);" in snippet
