@@ -94,6 +94,29 @@ def counts(dtype):
                      floats(dtype, 0.0, hi), negative)
 
 
+def from_domain(domain, dtype: str):
+    """Values of an operand's declared domain (reference.domains.Domain) in dtype: inside the domain,
+    spread over its window, which is clipped to where the format keeps a formula's squares finite
+    (a positive operand: up to sqrt(max) and down to sqrt(smallest normal); a real one: a quarter
+    of sqrt(max), so that a difference of two squares finitely too), with the domain's edges always
+    reachable. A count is an integer the format holds exactly (at most 2**p)."""
+    f = FORMATS[dtype]
+    root_max, root_tiny = math.sqrt(float(f.max)), math.sqrt(float(f.tiny))
+    w_lo, w_hi = domain.window
+    if domain.integer:
+        lo = max(0, math.ceil(max(domain.lo, w_lo)))
+        cap = int(min(w_hi, domain.hi, 2 ** f.p))
+        counts = st.one_of(st.integers(lo, min(lo + 30, cap)), st.integers(lo, cap))
+        edges = [e for e in domain.edges if lo <= e <= cap]
+        return st.one_of(st.sampled_from(edges), counts.map(float)) if edges else counts.map(float)
+    if domain.lo >= 0:  # a positive operand: a scale, a rate
+        lo, hi = max(w_lo, domain.lo, root_tiny), min(w_hi, domain.hi, root_max)
+    else:
+        lo, hi = max(w_lo, domain.lo, -root_max / 4), min(w_hi, domain.hi, root_max / 4)
+    edges = [e for e in (*domain.edges, lo, hi) if lo <= e <= hi]
+    return with_edges(dtype, floats(dtype, lo, hi, subnormal=False), edges)
+
+
 def gaussian_mean(dtype):
     hi = 100.0 if dtype == "float16" else 1e3
     return with_edges(dtype, floats(dtype, -hi, hi), [0.0, 1.0, -1.0])

@@ -27,23 +27,20 @@ def normal_call(loc, scale, value, grad=ALL, **extra):
                 grad_wrt=tuple(grad), **extra)
 
 
-def scale(dtype):
-    """Positive scales: tiny (where 1/scale**2 nears the format's range), ordinary and large."""
-    hi = 100.0 if dtype == "float16" else 1e4
-    lo = 1e-2 if dtype == "float16" else 1e-6
-    return S.with_edges(dtype, S.floats(dtype, lo, hi, subnormal=False), [1.0, 0.5, 2.0, lo, hi])
+def element(subject, operand, dtype):
+    """Draws of an operand from its declared domain (reference: the subject's DOMAINS)."""
+    return S.from_domain(LOSSES[subject].DOMAINS[operand], dtype)
 
 
 @st.composite
 def normal_operands(draw, dtype, broadcast=False):
     if broadcast:  # loc per row, scale per column, value the full shape
         rows, cols = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-        return (draw(S.array(dtype, (rows, 1), S.gaussian_mean(dtype))),
-                draw(S.array(dtype, (1, cols), scale(dtype))),
-                draw(S.array(dtype, (rows, cols), S.gaussian_mean(dtype))))
-    shape = draw(S.shapes(min_dims=1, max_dims=2, max_side=6))
-    return (draw(S.array(dtype, shape, S.gaussian_mean(dtype))), draw(S.array(dtype, shape, scale(dtype))),
-            draw(S.array(dtype, shape, S.gaussian_mean(dtype))))
+        shapes = {"loc": (rows, 1), "scale": (1, cols), "value": (rows, cols)}
+    else:
+        shape = draw(S.shapes(min_dims=1, max_dims=2, max_side=6))
+        shapes = dict.fromkeys(ALL, shape)
+    return tuple(draw(S.array(dtype, shapes[n], element("normal", n, dtype))) for n in ALL)
 
 
 def _axes(loc, scale_, value):
@@ -128,32 +125,19 @@ def pmf_call(rate, value, grad=LOSSES["poissonpmf"].DIFFERENTIABLE, **extra):
     return Call("poissonpmf", "functional", {"rate": rate, "value": value}, grad_wrt=tuple(grad), **extra)
 
 
-def pmf_rate(dtype):
-    """Positive rates, tiny to large (rate = 0 has no derivative: the edge and special checks take it)."""
-    hi = 1e3 if dtype == "float16" else 1e6
-    lo = 1e-3 if dtype == "float16" else 1e-6
-    return S.with_edges(dtype, S.floats(dtype, lo, hi, subnormal=False), [1.0, 0.5, 3.0, lo, hi])
-
-
-def pmf_count(dtype):
-    """Non-negative integer counts: small ones (lgamma's zeros at value + 1 = 1, 2 are 0 and 1) and
-    large ones (lgamma of a large argument; float16 and bfloat16 hold integers this large exactly
-    or rounded to other integers)."""
-    hi = 2048 if dtype == "float16" else (10**4 if dtype == "bfloat16" else 10**6)
-    return st.one_of(st.integers(0, 30), st.integers(0, hi)).map(lambda k: S.rep(float(k), dtype))
-
-
 @st.composite
 def pmf_operands(draw, dtype, broadcast=False):
+    """Rates from their domain's positive window (rate = 0 has no derivative: the edge and special
+    checks take it); counts small (lgamma's zeros at value + 1 = 1, 2) and large, or near the rate,
+    where the three terms cancel (the pmf near its mode)."""
     if broadcast:  # rate per column, value the full shape
         rows, cols = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-        return (draw(S.array(dtype, (1, cols), pmf_rate(dtype))),
-                draw(S.array(dtype, (rows, cols), pmf_count(dtype))))
+        return (draw(S.array(dtype, (1, cols), element("poissonpmf", "rate", dtype))),
+                draw(S.array(dtype, (rows, cols), element("poissonpmf", "value", dtype))))
     shape = draw(S.shapes(min_dims=1, max_dims=2, max_side=6))
-    rate = draw(S.array(dtype, shape, pmf_rate(dtype)))
-    # counts near the rate too, where the three terms cancel (the pmf near its mode)
+    rate = draw(S.array(dtype, shape, element("poissonpmf", "rate", dtype)))
     near = draw(st.booleans())
-    value = (np.floor(rate.astype(np.float64)) if near else draw(S.array(dtype, shape, pmf_count(dtype))))
+    value = (np.floor(rate.astype(np.float64)) if near else draw(S.array(dtype, shape, element("poissonpmf", "value", dtype))))
     return rate, np.asarray(value).astype(S.np_dtype(dtype))
 
 

@@ -415,6 +415,12 @@ def _grad_quantity(name, k, elems, index, out_shape, eff_shape, op_shape, fmt: F
             width = len(next(f for f in offered if f is not None))
             alts = tuple(fmt.round(ieee_sum(f[a] if f is not None else e.exact[k] for f, e in zip(offered, es)))
                          for a in range(width))
+            if len(b) > 1:
+                # SPECIAL-OVERFLOW over a broadcast sum: the whole straightforward evaluation too,
+                # every term as evaluated (a term's own roundings may move the total by an ulp
+                # that the exact terms beside an overflowed one would not show)
+                full = [straightforward_all(index[i]) for i in b]
+                alts += tuple(fmt.round(ieee_sum(f[a] for f in full)) for a in range(len(full[0])))
         near = [i for i, e in zip(b, es) if grad_orders_evaluated(e.peak[k], cfmt)]
         if near and not any(f is not None for f in offered):
             # ALLOW-GRAD-ORDER: near the overflow threshold, what the admitted evaluation orders

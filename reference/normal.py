@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 from mpmath import log, pi
 
+from .domains import Domain, first_outside
 from .rules import SpecError
 
 # --- the subject's declaration (reference/losses.py; no module form, parameters or legacy arguments) -
@@ -20,17 +20,18 @@ REDUCTION_MESSAGE = None  # no reduction argument: the result is elementwise (RE
 ACCURACY_AXES = ("value - loc", "scale")
 
 
+# NLP-ARGS: torch.distributions.Normal's constraints (loc, value: real, i.e. not NaN; scale: positive)
+DOMAINS = {
+    "loc": Domain(edges=(0.0, 1.0, -1.0)),
+    "scale": Domain(lo=0.0, lo_open=True, window=(1e-6, 1e4), edges=(1.0, 0.5, 2.0)),
+    "value": Domain(edges=(0.0, 1.0, -1.0)),
+}
+
+
 def before_reduction(operands: dict, shapes: dict, dtypes: dict):
-    """NLP-ARGS: PyTorch validates its arguments by default: loc must be real (not NaN), scale
-    positive (not NaN), value in the support (not NaN); each failure is a ValueError."""
-    for name in ("loc", "scale", "value"):
-        a = np.asarray(operands[name])
-        if a.dtype.kind not in "f" and str(a.dtype) != "bfloat16":
-            continue
-        f = a.astype(np.float64)
-        if np.any(np.isnan(f)) or (name == "scale" and np.any(f <= 0)):
-            return SpecError("NLP-ARGS", "ValueError", None)
-    return None
+    """NLP-ARGS: PyTorch validates its arguments by default: a value outside its domain (DOMAINS: a
+    NaN loc or value, a scale that is not positive) is a ValueError."""
+    return SpecError("NLP-ARGS", "ValueError", None) if first_outside(DOMAINS, operands) else None
 
 
 def HALF_LOG_2PI():
