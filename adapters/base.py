@@ -42,7 +42,6 @@ class Capabilities:
     # memory layouts the adapter can build an operand in (SHAPE-LAYOUT)
     layouts: tuple = ("contiguous", "transposed", "strided", "expanded")
 
-
     def differentiates(self, loss: str) -> tuple:
         """The operands of `loss` the backend takes gradients with respect to."""
         if self.grad_wrt is None:
@@ -154,6 +153,14 @@ class Adapter:
         return True, ""
 
     def version(self) -> str:
+        """The backend's version for the report; "unavailable" when it cannot be asked (never raises)."""
+        try:
+            return self.version_text()
+        except Exception:  # noqa: BLE001 - a backend that cannot say its version is reported, not raised
+            return "unavailable"
+
+    def version_text(self) -> str:
+        """The hook: the backend's version string (may raise)."""
         return "?"
 
     def describe(self) -> dict:
@@ -267,7 +274,8 @@ class Adapter:
     def repro(self, call) -> str:
         return ""
 
-    def repro_expected(self, where: str, expected: str, note: str) -> str:
+    @staticmethod
+    def repro_expected(where: str, expected: str, note: str) -> str:
         """Lines that end a reproduction with what the spec expects, in its language (Python)."""
         return f"\n# expected: {where} = {expected}{note}\nprint('expected: {where} =', {expected!r})"
 

@@ -70,13 +70,10 @@ class JaxAdapter(Adapter):
                 return ok, why
         return True, ""
 
-    def version(self):
+    def version_text(self):
         from importlib import metadata
 
-        try:
-            return f"{metadata.version('jax')} (jaxlib {metadata.version('jaxlib')}, cpu)"
-        except Exception:  # noqa: BLE001
-            return "unavailable"
+        return f"{metadata.version('jax')} (jaxlib {metadata.version('jaxlib')}, cpu)"
 
     # -- conversion ---------------------------------------------------------------------------
     def to_backend(self, a):

@@ -107,11 +107,8 @@ class KerasAdapter(TapeAdapter):
             return ok, why
         return importable("keras", "keras", self._load)
 
-    def version(self):
-        try:
-            return f"{self.keras.__version__} (tensorflow {self.tf.__version__}, cpu)"
-        except Exception:  # noqa: BLE001
-            return "unavailable"
+    def version_text(self):
+        return f"{self.keras.__version__} (tensorflow {self.tf.__version__}, cpu)"
 
     # -- what Keras cannot express -------------------------------------------------------------------
     def cannot_express(self, call):

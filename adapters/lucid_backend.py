@@ -52,12 +52,9 @@ class LucidAdapter(Adapter):
                    "(tests/test_lucid_adapter.py runs this adapter through a stand-in; never a verification)")
         return ok, why
 
-    def version(self):
-        try:
-            v = getattr(self.lucid, "__version__", "?")
-            return f"{v} (NOT VERIFIED: lucid stand-in)" if getattr(self.lucid, "STANDIN", False) else str(v)
-        except Exception:  # noqa: BLE001
-            return "unavailable"
+    def version_text(self):
+        v = getattr(self.lucid, "__version__", "?")
+        return f"{v} (NOT VERIFIED: lucid stand-in)" if getattr(self.lucid, "STANDIN", False) else str(v)
 
     def cannot_express(self, call):
         return super().cannot_express(call) or self.foreign_surface(call, "lucid")

@@ -66,11 +66,8 @@ class MindsporeAdapter(Adapter):
     def available(self):
         return importable("mindspore", "mindspore", lambda: self.ms)
 
-    def version(self):
-        try:
-            return f"{self.ms.__version__} (cpu)"
-        except Exception:  # noqa: BLE001
-            return "unavailable"
+    def version_text(self):
+        return f"{self.ms.__version__} (cpu)"
 
     # -- what MindSpore cannot express -------------------------------------------------------------
     def cannot_express(self, call):

@@ -41,13 +41,10 @@ class MlxAdapter(Adapter):
     def available(self):
         return importable("mlx", "mlx", lambda: self.mx)
 
-    def version(self):
+    def version_text(self):
         from importlib import metadata
 
-        try:
-            return f"{metadata.version('mlx')} (cpu)"
-        except Exception:  # noqa: BLE001
-            return "unavailable"
+        return f"{metadata.version('mlx')} (cpu)"
 
     # -- the hooks of base.Adapter's template ----------------------------------------------------
     def to_backend(self, a, layout=None, grad=False):

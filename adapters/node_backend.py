@@ -176,12 +176,9 @@ class NodeAdapter(Adapter):
                                       int_dtypes=(), layouts=("contiguous",), device="cpu")
         return self._caps
 
-    def version(self):
-        try:
-            hello = self._ensure()
-            return f"{hello.get('name')} ({self.impl.name}; node {hello.get('node')})"
-        except Exception:  # noqa: BLE001
-            return "unavailable"
+    def version_text(self):
+        hello = self._ensure()
+        return f"{hello.get('name')} ({self.impl.name}; node {hello.get('node')})"
 
     def describe(self) -> dict:
         return dict(super().describe(), module=str(self.impl.relative_to(ROOT)) if self.impl.is_relative_to(ROOT)

@@ -28,7 +28,7 @@ class NumpyAdapter(Adapter):
         else:
             self.caps = Capabilities()
 
-    def version(self):
+    def version_text(self):
         return np.__version__
 
     # -- the hooks of base.Adapter's template ---------------------------------------------------

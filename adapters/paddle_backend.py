@@ -60,11 +60,8 @@ class PaddleAdapter(Adapter):
     def available(self):
         return importable("paddle", "paddle", lambda: self.paddle)
 
-    def version(self):
-        try:
-            return f"{self.paddle.__version__} (cpu)"
-        except Exception:  # noqa: BLE001
-            return "unavailable"
+    def version_text(self):
+        return f"{self.paddle.__version__} (cpu)"
 
     # -- what Paddle cannot express ----------------------------------------------------------------
     def cannot_express(self, call):

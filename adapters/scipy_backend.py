@@ -35,7 +35,7 @@ class ScipyAdapter(Adapter):
     def available(self):
         return importable("scipy", "test")
 
-    def version(self):
+    def version_text(self):
         import scipy
 
         return scipy.__version__

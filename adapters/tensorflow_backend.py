@@ -133,11 +133,8 @@ class TensorflowAdapter(TapeAdapter):
     def available(self):
         return importable("tensorflow", "tensorflow", lambda: self.tf)
 
-    def version(self):
-        try:
-            return f"{self.tf.__version__} (cpu)"
-        except Exception:  # noqa: BLE001
-            return "unavailable"
+    def version_text(self):
+        return f"{self.tf.__version__} (cpu)"
 
     # -- what TensorFlow cannot express ------------------------------------------------------------
     def cannot_express(self, call):

@@ -51,14 +51,11 @@ class TorchAdapter(Adapter):
             return False, "no CUDA device is visible to torch (torch.cuda.is_available() is False)"
         return True, ""
 
-    def version(self):
-        try:
-            v = self.torch.__version__
-            if self.device == "cuda" and self.torch.cuda.is_available():
-                v += f" ({self.torch.cuda.get_device_name(0)}, CUDA {self.torch.version.cuda})"
-            return v
-        except Exception:  # noqa: BLE001
-            return "unavailable"
+    def version_text(self):
+        v = self.torch.__version__
+        if self.device == "cuda" and self.torch.cuda.is_available():
+            v += f" ({self.torch.cuda.get_device_name(0)}, CUDA {self.torch.version.cuda})"
+        return v
 
     # -- conversion ---------------------------------------------------------------------------
     def to_backend(self, a, layout=None, grad=False):

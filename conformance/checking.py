@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from adapters.base import Adapter
 from reference.allowance import judge
 from reference.engine import DEPARTURE_CLAUSES, Call, Expected, Quantity, canonical, expect, module_attrs, twins
 from reference.floats import FORMATS, any_subnormal
@@ -399,7 +400,7 @@ def _attribute_term(chk, call, devs) -> None:
     with the flag off too: then the term is not what is wrong."""
     from reference.elementwise import LOSSES
 
-    flags = getattr(LOSSES[call.loss], "TERM_FLAGS", {})
+    flags = LOSSES[call.loss].TERM_FLAGS
     for p in devs:
         if p.get("kind") != "value" or p["quantity"] != "output" or p.get("index") is None:
             continue
@@ -746,16 +747,12 @@ def _isolate(chk, call: Call, p: dict) -> dict:
 def _add_expected_to_repro(devs, adapter=None) -> None:
     """The reproduction prints what the backend gave; add what the spec expects, in the
     reproduction's own language (the adapter's `repro_expected`)."""
-    say = getattr(adapter, "repro_expected", None) or _python_expected  # a test double may lack it
+    say = getattr(adapter, "repro_expected", None) or Adapter.repro_expected  # a test double may lack it
     for p in devs:
         if p.get("repro") and p.get("expected") is not None and "expected: " not in p["repro"]:
             where = p["quantity"] + (str(p["index"]) if p.get("index") else "")
             extra = f" (allowance {p['allowance']})" if p.get("allowance") else ""
             p["repro"] += say(where, str(p["expected"]), f"{extra} [{p['clause']}]")
-
-
-def _python_expected(where: str, expected: str, note: str) -> str:
-    return f"\n# expected: {where} = {expected}{note}\nprint('expected: {where} =', {expected!r})"
 
 
 def _num(x) -> str:

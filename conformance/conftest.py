@@ -319,7 +319,8 @@ def pytest_runtest_makereport(item, call):
     cid, loss, chapter = item.stash[_ID]
     chk = item.stash.get(_CHK, None)
     rec = {"event": "record", "nodeid": item.nodeid, "check": cid, "loss": loss, "chapter": chapter,
-           "params": check_params(item), "clause": (chk.clause if chk else None), "status": None, "message": "", "reason": None,
+           "params": check_params(item), "clause": (chk.clause if chk else None), "status": None, "message": "",
+           "reason": None,
            "link": None, "failure": None, "failures": [], "expected_failures": [], "samples": [],
            "notes": list(chk.notes) if chk else [], "order": item.stash.get(_ORDER, 0),
            "shrinkable": bool(getattr(item.obj, "is_hypothesis_test", False)), "phase": s.phase,

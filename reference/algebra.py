@@ -434,7 +434,8 @@ class Tracked:
 
     def clamp_min(self, a, lo):
         z = math.nan if (a.value != a.value or lo.value != lo.value) else (a.value if a.value >= lo.value else lo.value)
-        return self.NUM(z, max(a.bound, lo.bound), a.overflow or lo.overflow, self, abs(z), max(a.peak, lo.peak, abs(z)))
+        return self.NUM(z, max(a.bound, lo.bound), a.overflow or lo.overflow, self, abs(z),
+                        max(a.peak, lo.peak, abs(z)))
 
     @staticmethod
     def le(a, b) -> bool:
@@ -476,13 +477,15 @@ class TNum:
 
     def __add__(self, b):
         b = self._t(b)
-        return self.alg._make(self.value + b.value, self.bound + b.bound, self.overflow or b.overflow, 1.0, max(self.parts, b.parts), max(self.peak, b.peak))
+        return self.alg._make(self.value + b.value, self.bound + b.bound, self.overflow or b.overflow, 1.0,
+                              max(self.parts, b.parts), max(self.peak, b.peak))
 
     __radd__ = __add__
 
     def __sub__(self, b):
         b = self._t(b)
-        return self.alg._make(self.value - b.value, self.bound + b.bound, self.overflow or b.overflow, 1.0, max(self.parts, b.parts), max(self.peak, b.peak))
+        return self.alg._make(self.value - b.value, self.bound + b.bound, self.overflow or b.overflow, 1.0,
+                              max(self.parts, b.parts), max(self.peak, b.peak))
 
     def __rsub__(self, b):
         return self._t(b) - self
@@ -491,7 +494,8 @@ class TNum:
         b = self._t(b)
         fa, fb = abs(self.value), abs(b.value)
         e = fb * self.bound + fa * b.bound + self.bound * b.bound
-        return self.alg._make(_fmul(self.value, b.value), e, self.overflow or b.overflow, 1.0, max(fa * b.parts, self.parts * fb), max(self.peak, b.peak))
+        return self.alg._make(_fmul(self.value, b.value), e, self.overflow or b.overflow, 1.0,
+                              max(fa * b.parts, self.parts * fb), max(self.peak, b.peak))
 
     __rmul__ = __mul__
 
@@ -505,7 +509,8 @@ class TNum:
             e = (self.bound + abs(z) * b.bound) / (fb - b.bound)
         else:
             e = math.inf
-        return self.alg._make(z, e, self.overflow or b.overflow, 1.0, _fdiv(self.parts, fb) if fb else abs(z), max(self.peak, b.peak))
+        return self.alg._make(z, e, self.overflow or b.overflow, 1.0,
+                              _fdiv(self.parts, fb) if fb else abs(z), max(self.peak, b.peak))
 
     def __rtruediv__(self, b):
         return self._t(b) / self
@@ -530,7 +535,8 @@ class _FTracked(Tracked):
             e = (a.bound + abs(z) * b.bound) / (fb - b.bound)
         else:
             e = math.inf
-        return self._make(z, e, a.overflow or b.overflow, 1.0, _fdiv(a.parts, fb) if fb else abs(z), max(a.peak, b.peak))
+        return self._make(z, e, a.overflow or b.overflow, 1.0,
+                          _fdiv(a.parts, fb) if fb else abs(z), max(a.peak, b.peak))
 
 
 class _Weak:
@@ -582,23 +588,27 @@ class MTNum(TNum):
 
     def __add__(self, b):
         a, b, c = self._pair(b)
-        return c._make(a.value + b.value, a.bound + b.bound, a.overflow or b.overflow, 1.0, max(a.parts, b.parts), max(a.peak, b.peak))
+        return c._make(a.value + b.value, a.bound + b.bound, a.overflow or b.overflow, 1.0,
+                       max(a.parts, b.parts), max(a.peak, b.peak))
 
     __radd__ = __add__
 
     def __sub__(self, b):
         a, b, c = self._pair(b)
-        return c._make(a.value - b.value, a.bound + b.bound, a.overflow or b.overflow, 1.0, max(a.parts, b.parts), max(a.peak, b.peak))
+        return c._make(a.value - b.value, a.bound + b.bound, a.overflow or b.overflow, 1.0,
+                       max(a.parts, b.parts), max(a.peak, b.peak))
 
     def __rsub__(self, b):
         a, b, c = self._pair(b)
-        return c._make(b.value - a.value, a.bound + b.bound, a.overflow or b.overflow, 1.0, max(a.parts, b.parts), max(a.peak, b.peak))
+        return c._make(b.value - a.value, a.bound + b.bound, a.overflow or b.overflow, 1.0,
+                       max(a.parts, b.parts), max(a.peak, b.peak))
 
     def __mul__(self, b):
         a, b, c = self._pair(b)
         fa, fb = abs(a.value), abs(b.value)
         e = fb * a.bound + fa * b.bound + a.bound * b.bound
-        return c._make(_fmul(a.value, b.value), e, a.overflow or b.overflow, 1.0, max(fa * b.parts, a.parts * fb), max(a.peak, b.peak))
+        return c._make(_fmul(a.value, b.value), e, a.overflow or b.overflow, 1.0,
+                       max(fa * b.parts, a.parts * fb), max(a.peak, b.peak))
 
     __rmul__ = __mul__
 

@@ -18,9 +18,8 @@ import mpmath
 from mpmath.libmp import from_float
 
 from . import cache
-from .algebra import (CertEmitter, Compiled, MixedStraightforward, MixedTracked, Straightforward, RawEmitter, RawExact, Subnormals, Tracked,
-                      TrackedEmitter, certain,
-                      clear_memos)
+from .algebra import (CertEmitter, Compiled, MixedStraightforward, MixedTracked, RawEmitter, RawExact, Straightforward,
+                      Subnormals, Tracked, TrackedEmitter, certain, clear_memos)
 from .floats import FORMATS, Format
 from .tolerance import GUARD, MAX_PREC
 

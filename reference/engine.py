@@ -18,12 +18,10 @@ from mpmath import mpf
 from . import rules
 from .allowance import allowance, ieee_sum, sum_terms
 from .elementwise import element_mixed, least_precise, mixed_compute, straightforward
-from .floats import FORMATS, Format
-from .rules import SpecError, SpecWarning
+from .floats import FLOAT_DTYPES, FORMATS, Format
 from .losses import LOSSES
+from .rules import SpecError, SpecWarning
 from .tolerance import ANY_NONFINITE, accumulator, grad_may_overflow, grad_orders_evaluated, partial_sum_overflow
-
-from .floats import FLOAT_DTYPES  # noqa: E402 - the one dtype list
 
 
 class ReferenceDidNotConverge(RuntimeError):

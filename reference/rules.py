@@ -145,7 +145,7 @@ def legacy_reduction(size_average, reduce):
 
 def check_reduction(loss: str, reduction):
     """RED-VALID: None when valid, else the error the loss raises."""
-    if isinstance(reduction, str) and reduction in REDUCTIONS or _losses()[loss].REDUCTION_MESSAGE is None:
+    if (isinstance(reduction, str) and reduction in REDUCTIONS) or _losses()[loss].REDUCTION_MESSAGE is None:
         return None
     if not isinstance(reduction, str):
         # PyTorch concatenates the value with a str: TypeError (message is Python's own)
